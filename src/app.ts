@@ -1,0 +1,106 @@
+/**
+ * @module app — the Hono app: request id, dependencies, configuration, body limit, routes and
+ * the one error handler. Built by `createApp(deps)` so tests inject the clock, randomness and
+ * outbound fetch; `src/index.ts` builds it once per isolate with the real ones.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { drizzle } from "drizzle-orm/d1";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { getConfig } from "./config";
+import type { AppDeps, AppEnv } from "./context";
+import * as schema from "./db/schema";
+import { AppError, NotifyFailure, notifyFailure, toErrorResponse } from "./errors";
+import { newId } from "./lib/random";
+import { validationHook } from "./routes/validation";
+import { registerRoutes } from "./routes";
+
+/** Largest request body we read (JSON API and notifications alike). WeChat notifications are ~1–2 KB. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** Paths that answer without configuration (so a misconfigured Worker still reports health/docs). */
+const CONFIG_FREE = new Set(["/healthz", "/openapi.json", "/docs"]);
+
+export function createApp(deps: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.use("*", async (c, next) => {
+    const requestId = newId(deps.random, "req");
+    c.set("requestId", requestId);
+    c.set("deps", deps);
+    c.set("log", deps.logger.with({ requestId }));
+    c.set("db", drizzle(c.env.DB, { schema }));
+    await next();
+    c.header("X-Request-Id", requestId);
+  });
+
+  app.use("*", async (c, next) => {
+    if (!CONFIG_FREE.has(c.req.path)) c.set("config", getConfig(c.env));
+    await next();
+  });
+
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new AppError("payload_too_large", `request body is larger than ${MAX_BODY_BYTES} bytes`);
+      },
+    }),
+  );
+
+  registerRoutes(app);
+
+  app.notFound((c) => {
+    throw new AppError("not_found", `no route for ${c.req.method} ${c.req.path}`);
+  });
+
+  app.onError((err, c) => {
+    const requestId = c.get("requestId") ?? "req_unknown";
+    const log = c.get("log") ?? deps.logger.with({ requestId });
+    if (err instanceof NotifyFailure) {
+      log.warn("notify rejected", { status: err.status, reason: err.message, cause: describeCause(err.cause) });
+      return notifyFailure(err, requestId);
+    }
+    const appErr = toAppError(err);
+    if (appErr.status >= 500) {
+      log.error("request failed", {
+        code: appErr.code,
+        reason: appErr.message,
+        method: c.req.method,
+        path: c.req.path,
+        cause: describeCause(appErr === err ? appErr.cause : err),
+        ...appErr.logFields,
+      });
+    } else {
+      log.info("request rejected", { code: appErr.code, status: appErr.status, path: c.req.path });
+    }
+    return toErrorResponse(appErr, requestId);
+  });
+
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;
+
+function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof HTTPException) {
+    // Hono's own validators: malformed JSON (400) and a wrong content type (415).
+    if (err.status === 415) return new AppError("unsupported_media_type", "send the body as application/json");
+    if (err.status === 413) return new AppError("payload_too_large", `request body is larger than ${MAX_BODY_BYTES} bytes`);
+    if (err.status === 400) return new AppError("invalid_request", "the body is not valid JSON");
+    if (err.status === 401) return new AppError("unauthorized", "missing or invalid credentials");
+    if (err.status === 404) return new AppError("not_found", "not found");
+    if (err.status === 405) return new AppError("method_not_allowed", "method not allowed");
+  }
+  return new AppError("internal_error", "something went wrong on our side; retry later", { cause: err });
+}
+
+/** Error name and message only: never a stack full of values, never a token. */
+function describeCause(cause: unknown): unknown {
+  if (cause instanceof Error) {
+    return { name: cause.name, message: cause.message.slice(0, 300), cause: describeCause(cause.cause) };
+  }
+  return cause === undefined ? undefined : String(cause).slice(0, 300);
+}

@@ -1,0 +1,57 @@
+/**
+ * @module auth/keys — keys derived from SESSION_SECRET with HKDF-SHA256, one per purpose:
+ * the HMAC key that signs session tokens and the AES-256-GCM key that encrypts `session_key`
+ * at rest. Imported once per isolate and secret (non-extractable), then reused.
+ */
+import { fromBase64, toBase64, utf8, fromUtf8 } from "../lib/encoding";
+import type { Random } from "../lib/random";
+
+export interface SessionKeys {
+  tokenKey: CryptoKey;
+  atRestKey: CryptoKey;
+}
+
+const cache = new Map<string, Promise<SessionKeys>>();
+
+async function derive(secret: string): Promise<SessionKeys> {
+  const ikm = await crypto.subtle.importKey("raw", utf8(secret), "HKDF", false, ["deriveKey"]);
+  const hkdf = (info: string) => ({ name: "HKDF", hash: "SHA-256", salt: utf8("wxpay-edge/v1"), info: utf8(info) });
+  const [tokenKey, atRestKey] = await Promise.all([
+    crypto.subtle.deriveKey(hkdf("session-token"), ikm, { name: "HMAC", hash: "SHA-256", length: 256 }, false, ["sign", "verify"]),
+    crypto.subtle.deriveKey(hkdf("session-key-at-rest"), ikm, { name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]),
+  ]);
+  return { tokenKey, atRestKey };
+}
+
+export function sessionKeys(secret: string): Promise<SessionKeys> {
+  let p = cache.get(secret);
+  if (!p) {
+    p = derive(secret);
+    p.catch(() => cache.delete(secret));
+    cache.set(secret, p);
+  }
+  return p;
+}
+
+/** base64(iv ‖ ciphertext+tag); `aad` binds the ciphertext to its row (the openid). */
+export async function sealAtRest(keys: SessionKeys, random: Random, plaintext: string, aad: string): Promise<string> {
+  const iv = random.bytes(12);
+  const ct = new Uint8Array(
+    await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: utf8(aad) }, keys.atRestKey, utf8(plaintext)),
+  );
+  const out = new Uint8Array(iv.length + ct.length);
+  out.set(iv);
+  out.set(ct, iv.length);
+  return toBase64(out);
+}
+
+export async function openAtRest(keys: SessionKeys, sealed: string, aad: string): Promise<string> {
+  const bytes = fromBase64(sealed);
+  if (!bytes || bytes.length < 12 + 16) throw new Error("sealed value is malformed");
+  const pt = await crypto.subtle.decrypt(
+    { name: "AES-GCM", iv: bytes.subarray(0, 12), additionalData: utf8(aad) },
+    keys.atRestKey,
+    bytes.subarray(12),
+  );
+  return fromUtf8(pt);
+}

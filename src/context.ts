@@ -1,0 +1,51 @@
+/**
+ * @module context — what every request handler can reach: injected dependencies (clock,
+ * randomness, outbound fetch, logger, fulfilment hook) and per-request values (config, db, user).
+ */
+import type { DrizzleD1Database } from "drizzle-orm/d1";
+import type { Config } from "./config";
+import type { Clock } from "./lib/clock";
+import type { Logger } from "./lib/log";
+import type { Random } from "./lib/random";
+import type * as schema from "./db/schema";
+
+export type Db = DrizzleD1Database<typeof schema>;
+
+/** Runs the merchant's fulfilment for a paid order; see src/fulfilment/hook.ts. */
+export type FulfilmentHook = (order: PaidOrderForFulfilment, ctx: { env: Env; logger: Logger }) => Promise<void>;
+
+export interface PaidOrderForFulfilment {
+  id: string;
+  outTradeNo: string;
+  userId: string;
+  amount: number;
+  transactionId: string | null;
+  items: { productId: string; name: string; quantity: number; unitPrice: number }[];
+}
+
+export interface AppDeps {
+  clock: Clock;
+  random: Random;
+  /** Every outbound HTTP call (WeChat, WeChat Pay) goes through this. */
+  fetch: typeof fetch;
+  logger: Logger;
+  /** Back-off waits; tests pass a no-op. */
+  sleep: (ms: number) => Promise<void>;
+  fulfil: FulfilmentHook;
+}
+
+export interface SessionUser {
+  id: string;
+  openid: string;
+}
+
+export interface Vars {
+  requestId: string;
+  config: Config;
+  deps: AppDeps;
+  db: Db;
+  log: Logger;
+  user: SessionUser;
+}
+
+export type AppEnv = { Bindings: Env; Variables: Vars };

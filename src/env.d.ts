@@ -1,0 +1,17 @@
+/**
+ * @module env — bindings `wrangler types` cannot see: secrets (set with `wrangler secret put`,
+ * locally in `.dev.vars`), optional vars, and the test-only migrations binding.
+ */
+declare namespace Cloudflare {
+  interface Env {
+    WX_APPSECRET?: string;
+    WXPAY_MCH_PRIVATE_KEY?: string;
+    WXPAY_APIV3_KEY?: string;
+    SESSION_SECRET?: string;
+    ADMIN_TOKEN?: string;
+    WXPAY_PUBLIC_KEY_ID?: string;
+    WXPAY_PUBLIC_KEY?: string;
+    /** Test-only: migrations read by vitest.config.ts. */
+    TEST_MIGRATIONS?: import("cloudflare:test").D1Migration[];
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * @module fulfilment/hook — THE function to edit: what your shop does once an order is paid.
+ *
+ * `fulfilOrder` runs exactly once per paid order after the payment is durably recorded: right
+ * after the response (`waitUntil`), and again from the cron job until it succeeds if it throws.
+ * It never runs twice at the same time for one order, and never again once it has succeeded.
+ * Throw to ask for a retry (the error message is recorded on the order's fulfilment row).
+ * Make external side effects idempotent by `order.id` (e.g. pass it as your own idempotency
+ * key): if the Worker dies after your side effect but before the success is recorded, the job
+ * runs the hook again.
+ */
+import type { FulfilmentHook } from "../context";
+
+export const fulfilOrder: FulfilmentHook = async (order, { logger }) => {
+  // Replace this with your business logic: grant the purchased goods, call your warehouse, …
+  logger.info("order fulfilled", {
+    orderId: order.id,
+    outTradeNo: order.outTradeNo,
+    amount: order.amount,
+    lines: order.items.length,
+  });
+};

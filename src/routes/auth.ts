@@ -1,0 +1,48 @@
+/** @module routes/auth — `POST /v1/auth/login` (SPEC §3). */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { AppEnv } from "../context";
+import { login } from "../users/login";
+import { BODY_ERRORS, errorResponses } from "./schemas";
+
+export const LoginRequest = z
+  .object({
+    code: z.string().min(1).max(256).regex(/^[\x21-\x7e]+$/, "must be the code from wx.login").openapi({ example: "0a3Xyz…" }),
+  })
+  .strict()
+  .openapi("LoginRequest");
+
+export const LoginResponse = z
+  .object({
+    token: z.string(),
+    expiresIn: z.number().int().openapi({ description: "seconds until the token expires" }),
+    user: z.object({ id: z.string(), openid: z.string() }),
+  })
+  .openapi("LoginResponse");
+
+const route = createRoute({
+  method: "post",
+  path: "/v1/auth/login",
+  tags: ["mini program"],
+  summary: "Exchange a wx.login code for a session token",
+  request: { body: { required: true, content: { "application/json": { schema: LoginRequest } } } },
+  responses: {
+    200: { description: "logged in", content: { "application/json": { schema: LoginResponse } } },
+    ...errorResponses(...BODY_ERRORS, "invalid_code", "user_blocked", "rate_limited", "upstream_unavailable"),
+  },
+});
+
+export const authRoutes = new OpenAPIHono<AppEnv>().openapi(route, async (c) => {
+  const { code } = c.req.valid("json");
+  const result = await login(
+    {
+      deps: c.var.deps,
+      config: c.var.config,
+      db: c.var.db,
+      d1: c.env.DB,
+      clientIp: c.req.header("cf-connecting-ip") ?? "unknown",
+    },
+    code,
+  );
+  c.var.log.info("login", { userId: result.user.id });
+  return c.json(result, 200);
+});

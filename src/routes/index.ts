@@ -1,0 +1,15 @@
+/**
+ * @module routes — mounts every route module on the app. One line per module; each module owns
+ * its paths, schemas and handlers.
+ */
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { AppEnv } from "../context";
+import { healthRoutes } from "./health";
+import { authRoutes } from "./auth";
+import { productRoutes } from "./products";
+
+export function registerRoutes(app: OpenAPIHono<AppEnv>): void {
+  app.route("/", healthRoutes);
+  app.route("/", authRoutes);
+  app.route("/", productRoutes);
+}

@@ -1,0 +1,35 @@
+/**
+ * @module routes/schemas — response and error schemas shared by the route modules; the same
+ * objects validate requests and generate `/openapi.json`.
+ */
+import { z } from "@hono/zod-openapi";
+import { ERROR_STATUS, type ErrorCode } from "../errors";
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: "invalid_request" }),
+      message: z.string(),
+      requestId: z.string(),
+    }),
+  })
+  .openapi("Error");
+
+/** OpenAPI `responses` entries for the given error codes (grouped by status). */
+export function errorResponses(...codes: ErrorCode[]) {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of codes) {
+    const s = ERROR_STATUS[code];
+    byStatus.set(s, [...(byStatus.get(s) ?? []), code]);
+  }
+  const out: Record<number, { description: string; content: { "application/json": { schema: typeof ErrorSchema } } }> = {};
+  for (const [status, cs] of byStatus) {
+    out[status] = { description: cs.join(", "), content: { "application/json": { schema: ErrorSchema } } };
+  }
+  return out;
+}
+
+/** Errors any JSON-body route can answer before its handler runs. */
+export const BODY_ERRORS: ErrorCode[] = ["invalid_request", "payload_too_large", "unsupported_media_type"];
+
+export const bearerAuth = [{ bearerAuth: [] }];

@@ -1,0 +1,45 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+import * as keys from "./test/fixtures/keys.ts";
+
+// Tests run inside workerd with the real D1 and the real migrations. Every binding the Worker
+// reads is set here, so a developer's `.dev.vars` never changes a test's outcome.
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations("./migrations");
+  return {
+    plugins: [
+      cloudflareTest({
+        main: "./src/index.ts",
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            WX_APPID: keys.APPID,
+            WX_APPSECRET: keys.APPSECRET,
+            WXPAY_MCHID: keys.MCHID,
+            WXPAY_MCH_SERIAL: keys.MERCHANT_SERIAL,
+            WXPAY_MCH_PRIVATE_KEY: keys.MERCHANT_PRIVATE_KEY,
+            WXPAY_APIV3_KEY: keys.APIV3_KEY,
+            WXPAY_PUBLIC_KEY_ID: "",
+            WXPAY_PUBLIC_KEY: "",
+            WXPAY_NOTIFY_URL: keys.NOTIFY_URL,
+            SESSION_SECRET: keys.SESSION_SECRET,
+            ADMIN_TOKEN: keys.ADMIN_TOKEN,
+            WX_API_BASE: keys.WX_API_BASE,
+            WXPAY_API_BASE: keys.WXPAY_API_BASE,
+            ORDER_TTL_SECONDS: "1800",
+            SESSION_TTL_SECONDS: "7200",
+            LOGIN_RATE_LIMIT: "30",
+            ORDER_RATE_LIMIT: "30",
+          },
+        },
+      }),
+    ],
+    test: {
+      include: ["test/**/*.test.ts"],
+      setupFiles: ["./test/setup.ts"],
+      testTimeout: 30_000,
+      hookTimeout: 30_000,
+    },
+  };
+});
