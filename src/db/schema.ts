@@ -101,6 +101,12 @@ export const orders = sqliteTable(
     queryCount: integer("query_count").notNull().default(0),
     /** When the reconciler should look at this order next (null: nothing to do). */
     nextCheckAt: integer("next_check_at"),
+    /**
+     * Random id written by the conditional UPDATE that won the latest transition; rows that must
+     * exist only if *this* request won (audit, outbox, flags) are inserted in the same batch with
+     * `WHERE EXISTS (… last_transition_id = ?)`.
+     */
+    lastTransitionId: text("last_transition_id"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -201,6 +207,7 @@ export const refunds = sqliteTable(
     submittedAt: integer("submitted_at"),
     lastQueryAt: integer("last_query_at"),
     nextCheckAt: integer("next_check_at"),
+    lastTransitionId: text("last_transition_id"),
     detail: text("detail"),
     createdAt: integer("created_at").notNull(),
     settledAt: integer("settled_at"),
