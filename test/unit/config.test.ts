@@ -1,0 +1,85 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { parseConfig } from "../../src/config";
+import { AppError } from "../../src/errors";
+import * as keys from "../fixtures/keys";
+import { createHarness } from "../support/harness";
+
+const good = () => ({ ...(env as unknown as Record<string, unknown>) });
+
+function misconfigured(overrides: Record<string, unknown>): string {
+  try {
+    parseConfig({ ...good(), ...overrides });
+  } catch (err) {
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).code).toBe("misconfigured");
+    return (err as AppError).message;
+  }
+  throw new Error("expected a misconfiguration");
+}
+
+describe("parseConfig", () => {
+  it("accepts the test configuration with defaults applied", () => {
+    const cfg = parseConfig({ ...good(), WX_API_BASE: undefined, ORDER_TTL_SECONDS: undefined });
+    expect(cfg.wxApiBase).toBe("https://api.weixin.qq.com");
+    expect(cfg.orderTtlSeconds).toBe(1800);
+    expect(cfg.publicKey).toBeNull();
+    expect(cfg.mchSerial).toBe(keys.MERCHANT_SERIAL);
+  });
+
+  it.each([
+    [{ WX_APPID: undefined }, /^WX_APPID: is not set/],
+    [{ WX_APPSECRET: "" }, /^WX_APPSECRET: is not set/],
+    [{ WXPAY_MCHID: "12 34" }, /^WXPAY_MCHID: /],
+    [{ WXPAY_MCH_SERIAL: "not-hex" }, /^WXPAY_MCH_SERIAL: /],
+    [{ WXPAY_MCH_PRIVATE_KEY: "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----" }, /^WXPAY_MCH_PRIVATE_KEY: must be a PKCS#8 PEM/],
+    [{ WXPAY_APIV3_KEY: "0123456789abcdef" }, /^WXPAY_APIV3_KEY: must be exactly 32 bytes \(got 16\)/],
+    [{ WXPAY_PUBLIC_KEY_ID: "PUB_KEY_ID_01" }, /^WXPAY_PUBLIC_KEY: must be set/],
+    [{ WXPAY_PUBLIC_KEY: keys.PUBLIC_KEY_PEM }, /^WXPAY_PUBLIC_KEY_ID: must be set/],
+    [{ WXPAY_PUBLIC_KEY: keys.PUBLIC_KEY_PEM, WXPAY_PUBLIC_KEY_ID: "KEY1" }, /^WXPAY_PUBLIC_KEY_ID: must look like/],
+    [{ WXPAY_PUBLIC_KEY: "garbage", WXPAY_PUBLIC_KEY_ID: keys.PUBLIC_KEY_ID }, /^WXPAY_PUBLIC_KEY: must be an SPKI PEM/],
+    [{ WXPAY_NOTIFY_URL: "http://merchant.example.com/notify" }, /^WXPAY_NOTIFY_URL: must be https/],
+    [{ WXPAY_NOTIFY_URL: "https://merchant.example.com/notify?x=1" }, /^WXPAY_NOTIFY_URL: must not have a query/],
+    [{ SESSION_SECRET: "short" }, /^SESSION_SECRET: must be at least 32 bytes/],
+    [{ ADMIN_TOKEN: "abc" }, /^ADMIN_TOKEN: must be at least 16/],
+    [{ WXPAY_API_BASE: "ftp://x" }, /^WXPAY_API_BASE: must be an http/],
+    [{ ORDER_TTL_SECONDS: "ten" }, /^ORDER_TTL_SECONDS: must be a whole number/],
+    [{ LOGIN_RATE_LIMIT: "-1" }, /^LOGIN_RATE_LIMIT: must be a whole number/],
+  ])("rejects %o", (overrides, message) => {
+    expect(misconfigured(overrides)).toMatch(message);
+  });
+
+  it("allows plain http notify URLs only for local development hosts", () => {
+    expect(parseConfig({ ...good(), WXPAY_NOTIFY_URL: "http://127.0.0.1:8787/v1/pay/notify" }).notifyUrl).toContain("127.0.0.1");
+    expect(parseConfig({ ...good(), WXPAY_NOTIFY_URL: "http://localhost:8787/v1/pay/notify" }).notifyUrl).toContain("localhost");
+  });
+
+  it("accepts PEMs written with literal \\n escapes (as env files carry them)", () => {
+    const escaped = keys.MERCHANT_PRIVATE_KEY.replace(/\n/g, "\\n");
+    expect(parseConfig({ ...good(), WXPAY_MCH_PRIVATE_KEY: escaped }).mchPrivateKeyPem).toBe(keys.MERCHANT_PRIVATE_KEY);
+  });
+
+  it("never puts the secret's value in the message", () => {
+    const secret = "Zx9-this-is-not-32-bytes";
+    expect(misconfigured({ WXPAY_APIV3_KEY: secret })).not.toContain(secret);
+  });
+});
+
+describe("a misconfigured Worker", () => {
+  it("answers 500 misconfigured naming the variable, and logs it without the value", async () => {
+    const h = createHarness({ env: { WXPAY_APIV3_KEY: "short-secret-value" } });
+    const res = await h.request("POST", "/v1/auth/login", { json: { code: "abc" } });
+    expect(res.status).toBe(500);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("misconfigured");
+    expect(body.error.message).toMatch(/^WXPAY_APIV3_KEY: /);
+    expect(JSON.stringify(body)).not.toContain("short-secret-value");
+    expect(h.logs.join("\n")).toContain("WXPAY_APIV3_KEY");
+    expect(h.logs.join("\n")).not.toContain("short-secret-value");
+  });
+
+  it("still answers /healthz", async () => {
+    const h = createHarness({ env: { WX_APPSECRET: "" } });
+    expect((await h.request("GET", "/healthz")).status).toBe(200);
+  });
+});
