@@ -7,9 +7,11 @@ import type { AppEnv } from "../context";
 import { healthRoutes } from "./health";
 import { authRoutes } from "./auth";
 import { productRoutes } from "./products";
+import { registerDocs } from "./docs";
 
 export function registerRoutes(app: OpenAPIHono<AppEnv>): void {
   app.route("/", healthRoutes);
   app.route("/", authRoutes);
   app.route("/", productRoutes);
+  registerDocs(app);
 }

@@ -1,0 +1,28 @@
+/**
+ * @module routes/docs — `GET /openapi.json` (generated from the same zod schemas that validate
+ * requests, so it cannot drift) and `GET /docs`, a browsable page that works offline (no CDN:
+ * Swagger UI and friends load their assets from the internet).
+ */
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { AppEnv } from "../context";
+import { DOCS_HTML } from "./docs-page";
+
+export function registerDocs(app: OpenAPIHono<AppEnv>): void {
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    description: "Session token from POST /v1/auth/login (mini-program routes) or ADMIN_TOKEN (/admin routes)",
+  });
+  app.doc("/openapi.json", {
+    openapi: "3.0.3",
+    info: {
+      title: "wxpay-edge",
+      version: "0.1.0",
+      description:
+        "WeChat mini-program login and WeChat Pay APIv3 (JSAPI) payments on one Cloudflare Worker. " +
+        "Amounts are integer fen; times RFC 3339 UTC; every error is {error:{code,message,requestId}}.",
+    },
+    servers: [{ url: "/" }],
+  });
+  app.get("/docs", (c) => c.html(DOCS_HTML));
+}
