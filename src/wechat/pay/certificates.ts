@@ -1,0 +1,222 @@
+/**
+ * @module wechat/pay/certificates — platform certificates (certificate mode, WECHATPAY.md C.5):
+ * download `/v3/certificates`, decrypt each `encrypt_certificate` (AAD "certificate"), parse the
+ * X.509, verify the download with the certificate it contains (bootstrap), store rows in D1 by
+ * serial, and resolve serials to keys — from memory, then D1, then ONE rate-limited refresh.
+ *
+ * Refresh policy: the cron calls `refresh()` (re-downloads when the last download is older than
+ * 12 h; WeChat asks for < 12 h); an unknown serial triggers one forced refresh at most every 60 s
+ * per deployment (claimed atomically in `kv`, and in memory). Public-key-only merchants get 404
+ * RESOURCE_NOT_EXISTS: that is "no certificates", not an error.
+ */
+import { desc, eq, gt, lte, notInArray } from "drizzle-orm";
+import type { Clock } from "../../lib/clock";
+import { fromBase64, fromUtf8 } from "../../lib/encoding";
+import type { Logger } from "../../lib/log";
+import type { Db } from "../../context";
+import { kv, platformCertificates } from "../../db/schema";
+import { AEAD_ALGORITHM, type AeadOptions, decryptAead } from "./aead";
+import type { Transport } from "./client";
+import { ApiError, IndeterminateError, UnknownSerial, WechatPayError } from "./errors";
+import { importSpki, parseCertificate } from "./keys";
+import { type KeyResolver, verifySignedMessage } from "./verifier";
+
+export const REFRESH_INTERVAL_MS = 12 * 3600_000;
+export const ON_DEMAND_MIN_INTERVAL_MS = 60_000;
+const KV_REFRESHED_AT = "wxpay.certificates.refreshed_at";
+const KV_ON_DEMAND_AT = "wxpay.certificates.on_demand_at";
+
+export interface PlatformCertificate {
+  serial: string;
+  spkiBase64: string;
+  pem: string;
+  effectiveAt: number;
+  expiresAt: number;
+}
+
+/** Per-isolate state; one shared instance by default (index.ts), fresh ones in tests. */
+export interface CertificateCache {
+  certs: Map<string, PlatformCertificate>;
+  lastOnDemandAt: number | null;
+  inflight: Promise<string[]> | null;
+}
+
+export const createCertificateCache = (): CertificateCache => ({ certs: new Map(), lastOnDemandAt: null, inflight: null });
+
+/**
+ * Decrypts and parses a `/v3/certificates` body. Every entry must decrypt (a wrong APIv3 key is
+ * a DecryptError) and its parsed serial must equal `serial_no`.
+ */
+export async function decryptCertificateList(body: string, apiv3Key: string, opts: AeadOptions = {}): Promise<PlatformCertificate[]> {
+  let data: unknown;
+  try {
+    data = (JSON.parse(body) as { data?: unknown }).data;
+  } catch {
+    data = undefined;
+  }
+  if (!Array.isArray(data)) throw new IndeterminateError("/v3/certificates answer has no data array");
+  const out: PlatformCertificate[] = [];
+  for (const item of data as Record<string, unknown>[]) {
+    const enc = (item?.encrypt_certificate ?? {}) as Record<string, unknown>;
+    if (enc.algorithm !== AEAD_ALGORITHM || typeof enc.ciphertext !== "string" || typeof enc.nonce !== "string") {
+      throw new IndeterminateError("/v3/certificates entry is not an AEAD_AES_256_GCM encrypt_certificate");
+    }
+    const pem = await decryptAead(
+      apiv3Key,
+      { nonce: enc.nonce, associatedData: typeof enc.associated_data === "string" ? enc.associated_data : "", ciphertext: enc.ciphertext },
+      opts,
+    );
+    const c = parseCertificate(pem);
+    if (typeof item.serial_no === "string" && item.serial_no.toUpperCase() !== c.serial) {
+      throw new IndeterminateError(`/v3/certificates entry serial_no ${item.serial_no} does not match its certificate (${c.serial})`);
+    }
+    out.push({ serial: c.serial, spkiBase64: c.spkiBase64, pem, effectiveAt: c.notBefore, expiresAt: c.notAfter });
+  }
+  return out;
+}
+
+/** Usable now: not expired; not before its validity (with the same 300 s tolerance as C.3). */
+const usable = (c: PlatformCertificate, now: number): boolean => now < c.expiresAt && now >= c.effectiveAt - 300_000;
+
+export class CertificateStore implements KeyResolver {
+  constructor(
+    private readonly o: {
+      db: Db;
+      clock: Clock;
+      logger: Logger;
+      cache: CertificateCache;
+      transport: Transport;
+      apiv3Key: string;
+      /** Keys other than the downloaded certificates that may sign the download (the public key). */
+      fallback: KeyResolver;
+    },
+  ) {}
+
+  async resolve(serialHeader: string): Promise<CryptoKey> {
+    const serial = serialHeader.toUpperCase();
+    let cert = this.o.cache.certs.get(serial);
+    if (!cert) {
+      await this.loadFromDb();
+      cert = this.o.cache.certs.get(serial);
+    }
+    if (!cert) {
+      await this.refreshOnDemand(serial);
+      cert = this.o.cache.certs.get(serial);
+      if (!cert) throw new UnknownSerial(serialHeader);
+    }
+    if (!usable(cert, this.o.clock.now())) {
+      throw new UnknownSerial(serialHeader, `platform certificate ${serial} is expired or not yet valid: it is not used`);
+    }
+    return importSpki(cert.spkiBase64);
+  }
+
+  /** The cron's entry: downloads when forced or when the last download is older than 12 h. */
+  async refresh(opts: { force?: boolean } = {}): Promise<{ refreshed: boolean; serials: string[] }> {
+    if (!opts.force) {
+      const row = await this.o.db.select().from(kv).where(eq(kv.key, KV_REFRESHED_AT)).get();
+      const newest = await this.o.db.select({ at: platformCertificates.fetchedAt }).from(platformCertificates).orderBy(desc(platformCertificates.fetchedAt)).limit(1).get();
+      const last = Math.max(row ? Number(row.value) : 0, newest?.at ?? 0);
+      if (this.o.clock.now() - last < REFRESH_INTERVAL_MS) {
+        await this.loadFromDb();
+        return { refreshed: false, serials: [...this.o.cache.certs.values()].filter((c) => usable(c, this.o.clock.now())).map((c) => c.serial) };
+      }
+    }
+    return { refreshed: true, serials: await this.download() };
+  }
+
+  private async loadFromDb(): Promise<void> {
+    const rows = await this.o.db.select().from(platformCertificates).where(gt(platformCertificates.expiresAt, this.o.clock.now())).all();
+    for (const r of rows) {
+      this.o.cache.certs.set(r.serialNo, { serial: r.serialNo, spkiBase64: r.publicKeySpki, pem: r.certificatePem, effectiveAt: r.effectiveAt, expiresAt: r.expiresAt });
+    }
+  }
+
+  /** At most one forced refresh per 60 s for unknown serials; concurrent callers share it. */
+  private async refreshOnDemand(serial: string): Promise<void> {
+    if (this.o.cache.inflight) {
+      await this.o.cache.inflight.catch(() => undefined);
+      return;
+    }
+    const now = this.o.clock.now();
+    if (this.o.cache.lastOnDemandAt !== null && now - this.o.cache.lastOnDemandAt < ON_DEMAND_MIN_INTERVAL_MS) return;
+    this.o.cache.lastOnDemandAt = now;
+    // Atomic claim across isolates: the upsert only wins when the last claim is ≥ 60 s old.
+    const claimed = await this.o.db
+      .insert(kv)
+      .values({ key: KV_ON_DEMAND_AT, value: String(now), updatedAt: now })
+      .onConflictDoUpdate({ target: kv.key, set: { value: String(now), updatedAt: now }, setWhere: lte(kv.updatedAt, now - ON_DEMAND_MIN_INTERVAL_MS) })
+      .returning({ key: kv.key });
+    if (claimed.length === 0) return;
+    this.o.logger.info("wxpay unknown serial: refreshing platform certificates", { serial });
+    try {
+      await this.download();
+    } catch (cause) {
+      this.o.logger.warn("wxpay certificate refresh failed", { serial, failure: cause instanceof WechatPayError ? cause.code : "error", error: cause });
+    }
+  }
+
+  private download(): Promise<string[]> {
+    if (!this.o.cache.inflight) {
+      this.o.cache.inflight = this.downloadOnce().finally(() => {
+        this.o.cache.inflight = null;
+      });
+    }
+    return this.o.cache.inflight;
+  }
+
+  private async downloadOnce(): Promise<string[]> {
+    const now = this.o.clock.now();
+    let certs: PlatformCertificate[];
+    try {
+      const res = await this.o.transport.send({ method: "GET", url: "/v3/certificates" });
+      const body = fromUtf8(res.body);
+      certs = await decryptCertificateList(body, this.o.apiv3Key);
+      await this.verifyDownload(res.headers, res.body, certs);
+    } catch (err) {
+      // L.2: public-key-only merchants have no platform certificates.
+      if (err instanceof ApiError && err.status === 404) certs = [];
+      else throw err;
+    }
+    const live = certs.filter((c) => c.expiresAt > now);
+    const writes = [
+      ...live.map((c) =>
+        this.o.db
+          .insert(platformCertificates)
+          .values({ serialNo: c.serial, publicKeySpki: c.spkiBase64, certificatePem: c.pem, effectiveAt: c.effectiveAt, expiresAt: c.expiresAt, fetchedAt: now })
+          .onConflictDoUpdate({ target: platformCertificates.serialNo, set: { publicKeySpki: c.spkiBase64, certificatePem: c.pem, effectiveAt: c.effectiveAt, expiresAt: c.expiresAt, fetchedAt: now } }),
+      ),
+      // The signed list is authoritative: expired or revoked certificates leave the table.
+      live.length > 0
+        ? this.o.db.delete(platformCertificates).where(notInArray(platformCertificates.serialNo, live.map((c) => c.serial)))
+        : this.o.db.delete(platformCertificates),
+      this.o.db
+        .insert(kv)
+        .values({ key: KV_REFRESHED_AT, value: String(now), updatedAt: now })
+        .onConflictDoUpdate({ target: kv.key, set: { value: String(now), updatedAt: now } }),
+    ];
+    await this.o.db.batch(writes as unknown as Parameters<Db["batch"]>[0]);
+    this.o.cache.certs.clear();
+    for (const c of live) this.o.cache.certs.set(c.serial, c);
+    this.o.logger.info("wxpay platform certificates refreshed", { serials: live.map((c) => c.serial) });
+    return live.map((c) => c.serial);
+  }
+
+  /** C.5 bootstrap: the answer must verify with a certificate it contains (or the public key). */
+  private async verifyDownload(headers: Headers, body: Uint8Array, certs: PlatformCertificate[]): Promise<void> {
+    const now = this.o.clock.now();
+    const keys: KeyResolver = {
+      resolve: (serialHeader) => {
+        const c = certs.find((x) => x.serial === serialHeader.toUpperCase());
+        if (c && usable(c, now)) return importSpki(c.spkiBase64, fromBase64(c.spkiBase64) ?? undefined);
+        const known = this.o.cache.certs.get(serialHeader.toUpperCase());
+        if (known && usable(known, now)) return importSpki(known.spkiBase64);
+        return this.o.fallback.resolve(serialHeader);
+      },
+    };
+    try {
+      await verifySignedMessage({ headers, body, clock: this.o.clock, keys });
+    } catch (cause) {
+      throw new IndeterminateError("/v3/certificates answer did not verify with any certificate it contains: not trusted", { cause });
+    }
+  }
+}
