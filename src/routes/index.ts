@@ -7,11 +7,13 @@ import type { AppEnv } from "../context";
 import { healthRoutes } from "./health";
 import { authRoutes } from "./auth";
 import { productRoutes } from "./products";
+import { orderRoutes } from "./orders";
 import { registerDocs } from "./docs";
 
 export function registerRoutes(app: OpenAPIHono<AppEnv>): void {
   app.route("/", healthRoutes);
   app.route("/", authRoutes);
   app.route("/", productRoutes);
+  app.route("/", orderRoutes);
   registerDocs(app);
 }
