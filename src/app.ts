@@ -14,6 +14,7 @@ import { AppError, NotifyFailure, notifyFailure, toErrorResponse } from "./error
 import { newId } from "./lib/random";
 import { validationHook } from "./routes/validation";
 import { registerRoutes } from "./routes";
+import { NOTIFY_PATH } from "./routes/notify";
 
 /** Largest request body we read (JSON API and notifications alike). WeChat notifications are ~1–2 KB. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -58,6 +59,11 @@ export function createApp(deps: AppDeps) {
   app.onError((err, c) => {
     const requestId = c.get("requestId") ?? "req_unknown";
     const log = c.get("log") ?? deps.logger.with({ requestId });
+    // WeChat reads only the status; every failure on the notify path has its FAIL shape.
+    if (c.req.path === NOTIFY_PATH && !(err instanceof NotifyFailure)) {
+      const e = toAppError(err);
+      err = new NotifyFailure(e.status === 413 ? 400 : e.status >= 500 ? 500 : 400, e.message, { cause: err });
+    }
     if (err instanceof NotifyFailure) {
       log.warn("notify rejected", { status: err.status, reason: err.message, cause: describeCause(err.cause) });
       return notifyFailure(err, requestId);

@@ -9,11 +9,13 @@ import { authRoutes } from "./auth";
 import { productRoutes } from "./products";
 import { orderRoutes } from "./orders";
 import { registerDocs } from "./docs";
+import { notifyRoutes } from "./notify";
 
 export function registerRoutes(app: OpenAPIHono<AppEnv>): void {
   app.route("/", healthRoutes);
   app.route("/", authRoutes);
   app.route("/", productRoutes);
   app.route("/", orderRoutes);
+  app.route("/", notifyRoutes);
   registerDocs(app);
 }

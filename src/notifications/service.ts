@@ -1,0 +1,139 @@
+/**
+ * @module notifications/service — a verified WeChat Pay notification, applied exactly once.
+ *
+ * Pipeline (WECHATPAY.md G.2): verify the raw body and decrypt (protocol core) → one read (this
+ * notification id seen before? the order by out_trade_no — a single D1 round trip) → for
+ * TRANSACTION.*: `applyTransaction` (cross-check appid, mchid, out_trade_no, amount, currency;
+ * the one state machine) with the notification-log row written in the SAME atomic batch as the
+ * transition, the audit row and the fulfilment outbox row. Exactly once comes from three
+ * guards: the notification id is the log's primary key, the order changes only through
+ * `UPDATE … WHERE status = ?`, and the outbox row is inserted only by the batch that won.
+ *
+ * A verified notification that cannot be applied (unknown out_trade_no, mismatched amount,
+ * appid or mchid) is stored and flagged, and still acknowledged: a retry would not change it.
+ */
+import type { AppDeps, Db } from "../context";
+import type { Config } from "../config";
+import { decide } from "../orders/state";
+import { applyTransaction } from "../orders/apply";
+import { d1Of, type OrderRow } from "../orders/repository";
+import { interpretTransaction } from "../orders/normalize";
+import { orders, notifications } from "../db/schema";
+import { eq } from "drizzle-orm";
+import type { Transaction, VerifiedNotification } from "../wechat/pay/port";
+import { MalformedNotification } from "../wechat/pay/errors";
+
+export type NotificationOutcome = "applied" | "duplicate" | "flagged" | "recorded" | "ignored";
+
+export interface HandledNotification {
+  outcome: NotificationOutcome;
+  /** Set when this delivery made the order PAID: its fulfilment should run now. */
+  paidOrderId: string | null;
+  orderId: string | null;
+}
+
+export interface NotificationContext {
+  db: Db;
+  deps: AppDeps;
+  config: Config;
+}
+
+export async function handleNotification(ctx: NotificationContext, n: VerifiedNotification): Promise<HandledNotification> {
+  if (n.event_type.startsWith("TRANSACTION.")) return handleTransaction(ctx, n);
+  if (n.event_type.startsWith("REFUND.")) return handleRefund(ctx, n);
+  // A verified event we do not act on: keep it for the record, acknowledge it.
+  const stored = await logNotification(ctx, n, { outcome: "ignored" });
+  return { outcome: stored ? "ignored" : "duplicate", paidOrderId: null, orderId: null };
+}
+
+async function handleTransaction(ctx: NotificationContext, n: VerifiedNotification): Promise<HandledNotification> {
+  const tx = n.resource as unknown as Transaction;
+  if (typeof tx.out_trade_no !== "string" || tx.out_trade_no === "" || typeof tx.trade_state !== "string") {
+    throw new MalformedNotification("transaction resource has no out_trade_no or trade_state");
+  }
+  const { db } = ctx;
+  // One round trip: has this notification been handled, and which order does it name?
+  const [seen, found] = await db.batch([
+    db.select({ id: notifications.id }).from(notifications).where(eq(notifications.id, n.id)),
+    db.select().from(orders).where(eq(orders.outTradeNo, tx.out_trade_no)),
+  ]);
+  if (seen.length > 0) return { outcome: "duplicate", paidOrderId: null, orderId: null };
+  const order = found[0] as OrderRow | undefined;
+  const now = ctx.deps.clock.now();
+  const merchant = { appid: ctx.config.appid, mchid: ctx.config.mchid };
+
+  if (!order) {
+    const d1 = d1Of(db);
+    await d1.batch([
+      logStatement(ctx, n, { outcome: "flagged", orderId: null, tx }),
+      d1
+        .prepare("INSERT INTO flags (order_id, notification_id, kind, detail, at) VALUES (NULL, ?, 'unknown_order', ?, ?)")
+        .bind(n.id, JSON.stringify({ outTradeNo: tx.out_trade_no, transactionId: tx.transaction_id ?? null, amount: tx.amount?.total ?? null }), now),
+    ]);
+    ctx.deps.logger.warn("notification for an unknown order; stored and flagged", { notificationId: n.id, outTradeNo: tx.out_trade_no });
+    return { outcome: "flagged", paidOrderId: null, orderId: null };
+  }
+
+  // The log row's outcome, decided up front from what we read; the transition itself is still
+  // decided (and raced) inside applyTransaction. A lost race between two *different*
+  // notification ids for one payment logs both as applied; the order changes once either way.
+  const interpretation = interpretTransaction(order, tx, merchant);
+  const outcome: NotificationOutcome = !interpretation.ok
+    ? "flagged"
+    : interpretation.result.kind === "paid" && decide(order, { type: "PAYMENT_CONFIRMED" }).kind === "noop"
+      ? "duplicate"
+      : "applied";
+
+  const result = await applyTransaction(
+    { db, clock: ctx.deps.clock, random: ctx.deps.random, merchant, log: ctx.deps.logger },
+    order,
+    tx,
+    "notify",
+    { extra: [logStatement(ctx, n, { outcome, orderId: order.id, tx })], notificationId: n.id, detail: { notificationId: n.id } },
+  );
+  return {
+    outcome: result.outcome === "flagged" ? "flagged" : outcome,
+    paidOrderId: result.outcome === "applied" && result.becamePaid ? order.id : null,
+    orderId: order.id,
+  };
+}
+
+async function handleRefund(ctx: NotificationContext, n: VerifiedNotification): Promise<HandledNotification> {
+  const r = n.resource;
+  if (typeof r.out_refund_no !== "string" || typeof r.refund_status !== "string") {
+    throw new MalformedNotification("refund resource has no out_refund_no or refund_status");
+  }
+  const stored = await logStatement(ctx, n, { outcome: "recorded", orderId: null, refund: r }).run();
+  return { outcome: (stored.meta.changes ?? 0) > 0 ? "recorded" : "duplicate", paidOrderId: null, orderId: null };
+}
+
+function logStatement(
+  ctx: NotificationContext,
+  n: VerifiedNotification,
+  row: { outcome: NotificationOutcome; orderId: string | null; tx?: Transaction; refund?: Record<string, unknown> },
+): D1PreparedStatement {
+  const str = (v: unknown) => (typeof v === "string" ? v : null);
+  return d1Of(ctx.db)
+    .prepare(
+      "INSERT INTO notifications (id, event_type, order_id, out_trade_no, transaction_id, out_refund_no, outcome, serial, resource, received_at) " +
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(
+      n.id,
+      n.event_type,
+      row.orderId,
+      str(row.tx?.out_trade_no ?? row.refund?.out_trade_no),
+      str(row.tx?.transaction_id ?? row.refund?.transaction_id),
+      str(row.refund?.out_refund_no),
+      row.outcome,
+      n.serial,
+      JSON.stringify(n.resource),
+      ctx.deps.clock.now(),
+    );
+}
+
+/** Stores a notification alone; true when this call stored it (false: seen before). */
+async function logNotification(ctx: NotificationContext, n: VerifiedNotification, row: { outcome: NotificationOutcome }): Promise<boolean> {
+  const res = await logStatement(ctx, n, { outcome: row.outcome, orderId: null }).run();
+  return (res.meta.changes ?? 0) > 0;
+}
