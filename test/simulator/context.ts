@@ -187,7 +187,7 @@ export class SimContext {
     return `50${randomString(this.random, 27, DIGITS)}`;
   }
   eventId(): string {
-    return `EV-${compactCst(this.clock.now())}${String(this.nextSeq()).padStart(8, "0")}`;
+    return `EV-${compactCst(this.clock.now())}${randomString(this.random, 6, DIGITS)}${String(this.nextSeq()).padStart(6, "0")}`;
   }
   openid(): string {
     return `o${randomString(this.random, 27, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-")}`;
