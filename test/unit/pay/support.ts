@@ -129,6 +129,8 @@ export class FakeWechat {
   /** Signer of the /v3/certificates answer; default `signer`. */
   certificatesSigner: Signer | null = null;
   certificatesStatus = 200;
+  /** WeChat's clock for Wechatpay-Timestamp; tests that move time point it at their FakeClock. */
+  now: () => number = () => T0;
   constructor(public route: (call: RecordedCall) => Answer | Promise<Answer> = () => ({ status: 200, body: "{}" })) {}
 
   callsTo(path: string): RecordedCall[] {
@@ -158,7 +160,7 @@ export class FakeWechat {
     }
     const body = answer.body ?? "";
     const signer = answer.signer === undefined ? this.signer : answer.signer;
-    const headers = signer ? await signedHeaders(signer, body) : new Headers({ "Request-ID": "08F0A1B2C3-0000-TEST" });
+    const headers = signer ? await signedHeaders(signer, body, { ts: Math.floor(this.now() / 1000) }) : new Headers({ "Request-ID": "08F0A1B2C3-0000-TEST" });
     for (const [k, v] of Object.entries(answer.headers ?? {})) headers.set(k, v);
     if (body !== "") headers.set("Content-Type", "application/json");
     return new Response(answer.status === 204 ? null : body, { status: answer.status, headers });
