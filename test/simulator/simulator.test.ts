@@ -27,7 +27,7 @@ function publicOf(privatePem: string): Promise<CryptoKey> {
     keyCache.set(
       k,
       (async () => {
-        const jwk = await crypto.subtle.exportKey("jwk", await privateKey(privatePem));
+        const jwk = (await crypto.subtle.exportKey("jwk", await privateKey(privatePem))) as JsonWebKey;
         return crypto.subtle.importKey("jwk", { kty: "RSA", n: jwk.n, e: jwk.e, alg: "RS256", ext: true }, RSA, true, ["verify"]);
       })(),
     );
@@ -83,7 +83,7 @@ async function call(sim: Simulator, clock: FakeClock, method: string, pathQuery:
     body: method === "GET" ? null : o.tamperBody ? `${text} ` : text,
     ...(o.signal ? { signal: o.signal } : {}),
   });
-  const raw = new TextDecoder("utf-8", { ignoreBOM: true }).decode(await res.arrayBuffer());
+  const raw = new TextDecoder("utf-8", { ignoreBOM: true, fatal: true }).decode(await res.arrayBuffer());
   const isJson = res.headers.get("content-type")?.includes("json");
   return { res, raw, json: raw && isJson ? (JSON.parse(raw) as Record<string, any>) : null, signed: await verifySigned(res.headers, raw) };
 }
@@ -257,7 +257,7 @@ describe("JSAPI prepay (D)", () => {
     expect(a.signed).toBe(true);
     expect(a.res.headers.get("wechatpay-serial")).toBe(K.PLATFORM1_SERIAL);
     expect(a.json!.prepay_id).toMatch(/^wx\d{14}[0-9a-f]{20}$/);
-    const reordered = { payer: body.payer, amount: { currency: "CNY", total: 1200 }, ...body };
+    const reordered = { ...Object.fromEntries(Object.entries(body).reverse()), amount: { currency: "CNY", total: 1200 } };
     const b = await call(s.sim, s.clock, "POST", "/v3/pay/transactions/jsapi", reordered);
     expect(b.res.status).toBe(200);
     expect(b.json!.prepay_id).toBe(a.json!.prepay_id);
