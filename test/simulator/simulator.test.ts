@@ -88,6 +88,12 @@ async function call(sim: Simulator, clock: FakeClock, method: string, pathQuery:
   return { res, raw, json: raw && isJson ? (JSON.parse(raw) as Record<string, any>) : null, signed: await verifySigned(res.headers, raw) };
 }
 
+async function signedHeaders(clock: FakeClock, method: string, pathQuery: string): Promise<Record<string, string>> {
+  const ts = Math.floor(clock.now() / 1000);
+  const signature = await sign(K.MERCHANT_PRIVATE_KEY, `${method}\n${pathQuery}\n${ts}\nN0NCE\n\n`);
+  return { authorization: `WECHATPAY2-SHA256-RSA2048 mchid="${K.MCHID}",nonce_str="N0NCE",timestamp="${ts}",serial_no="${K.MERCHANT_SERIAL}",signature="${signature}"` };
+}
+
 interface Delivered {
   req: Request;
   body: string;
@@ -432,6 +438,15 @@ describe("notifications (G)", () => {
     expect(await verifySigned(s.received[15]!.req.headers, s.received[15]!.body)).toBe(true);
   });
 
+  it("with timeScale > 0 it delivers and retries by itself on real timers", async () => {
+    let n = 0;
+    const s = setup({ timeScale: 0.001 }, () => (++n === 1 ? 500 : 204)); // 15 s → 15 ms
+    await paidOrder(s);
+    for (let i = 0; i < 100 && s.sim.deliveries.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(s.sim.deliveries.map((d) => d.status)).toEqual([500, 204]);
+    expect(s.sim.notifications[0]!.state).toBe("delivered");
+  });
+
   it("a delivery error or a slow answer counts as failure and is retried", async () => {
     let n = 0;
     const s = setup({
@@ -715,6 +730,15 @@ describe("trade bills (I)", () => {
     expect(sha1).toBe(link.json!.hash_value);
     const unsigned = await s.sim.fetch(link.json!.download_url);
     expect(unsigned.status).toBe(401);
+
+    // GZIP: the hash is of the uncompressed file
+    const gz = await call(s.sim, s.clock, "GET", "/v3/bill/tradebill?bill_date=2026-11-29&bill_type=ALL&tar_type=GZIP");
+    const gzUrl = new URL(gz.json!.download_url);
+    const gzRes = await s.sim.fetch(gzUrl, { headers: (await signedHeaders(s.clock, "GET", gzUrl.pathname + gzUrl.search)) });
+    const unzipped = await new Response(gzRes.body!.pipeThrough(new DecompressionStream("gzip"))).arrayBuffer();
+    expect(new Uint8Array(unzipped)).toEqual(bytes);
+    expect(gz.json!.hash_value).toBe(sha1);
+    expect((await call(s.sim, s.clock, "GET", "/v3/bill/tradebill?bill_date=2026-11-29&bill_type=REFUND")).json!.hash_value).not.toBe(sha1);
 
     // Shape against the fixture
     const { default: fixture } = await import("../fixtures/bill.ALL.csv?raw");
