@@ -173,6 +173,9 @@ describe("POST /v1/orders/:id/pay", () => {
 
     const v = await w.login();
     expect((await w.request("POST", `/v1/orders/${a.order.id}/pay`, { token: v.token })).status).toBe(404);
+    expect((await w.request("POST", "/v1/orders/ord_NOPE/pay", { token: u.token })).status).toBe(404);
+    expect((await w.request("POST", `/v1/orders/${a.order.id}/pay`)).status).toBe(401);
+    expect((await w.request("POST", `/v1/orders/${a.order.id}/pay`, { token: "not.a.token" })).status).toBe(401);
 
     w.clock.advance(1800_000);
     const expired = await w.request("POST", `/v1/orders/${a.order.id}/pay`, { token: u.token });
@@ -233,5 +236,18 @@ describe("GET /v1/orders", () => {
       expect((await errorOf(res)).code).toBe("invalid_request");
     }
     expect((await w.request("GET", "/v1/orders")).status).toBe(401);
+  });
+});
+
+describe("OpenAPI", () => {
+  it("documents every order route", async () => {
+    const { w } = await setup();
+    const doc = (await (await w.request("GET", "/openapi.json")).json()) as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+    expect(doc.paths["/v1/orders"]?.post?.responses).toHaveProperty("201");
+    expect(doc.paths["/v1/orders"]?.post?.responses).toHaveProperty("409");
+    expect(doc.paths["/v1/orders"]?.get).toBeDefined();
+    expect(doc.paths["/v1/orders/{id}"]?.get).toBeDefined();
+    expect(doc.paths["/v1/orders/{id}/pay"]?.post?.responses).toHaveProperty("409");
+    expect(doc.paths["/v1/orders/{id}/cancel"]?.post).toBeDefined();
   });
 });
