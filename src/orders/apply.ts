@@ -94,6 +94,7 @@ export async function applyEvent(
     const result = await writeTransition(ctx.db, {
       orderId: current.id,
       from: current.status,
+      expectTransitionId: current.lastTransitionId ?? null,
       to: decision.to,
       patch: opts.patch,
       source,

@@ -240,6 +240,13 @@ export interface TransitionRequest {
   orderId: string;
   /** The status the caller read; the UPDATE matches only if it is still this. */
   from: Status;
+  /**
+   * Optional stronger guard: the `lastTransitionId` the caller read (null for a fresh order).
+   * When given, the UPDATE also requires it unchanged, so a concurrent *same-status* change
+   * (PAYING → PAYING prepay refresh, PARTIALLY_REFUNDED → PARTIALLY_REFUNDED) also makes this
+   * attempt lose and re-decide. `applyEvent` always passes it.
+   */
+  expectTransitionId?: string | null;
   to: Status;
   patch?: TransitionPatch;
   source: ChangeSource;
@@ -267,7 +274,7 @@ export const WON_GUARD = "EXISTS (SELECT 1 FROM orders WHERE id = ? AND last_tra
 /**
  * THE status writer. One atomic D1 batch:
  *   1. `UPDATE orders SET status = to, …patch, last_transition_id = token, updated_at = now
- *       WHERE id = ? AND status = from RETURNING *`
+ *       WHERE id = ? AND status = from [AND last_transition_id IS expected] RETURNING *`
  *   2. the audit row (order_events), only if 1 won;
  *   3. when `to` is PAID: the fulfilment outbox row (PENDING, due now; ON CONFLICT DO NOTHING),
  *      only if 1 won;
@@ -284,9 +291,15 @@ export async function writeTransition(db: Db, req: TransitionRequest): Promise<T
     sets.push(`${COLUMNS[key].name} = ?`);
     params.push(value);
   }
+  const where = ["id = ?", "status = ?"];
+  const whereParams: unknown[] = [req.orderId, req.from];
+  if (req.expectTransitionId !== undefined) {
+    where.push("last_transition_id IS ?");
+    whereParams.push(req.expectTransitionId);
+  }
   const update = d1
-    .prepare(`UPDATE orders SET ${sets.join(", ")} WHERE id = ? AND status = ? RETURNING *`)
-    .bind(...params, req.orderId, req.from);
+    .prepare(`UPDATE orders SET ${sets.join(", ")} WHERE ${where.join(" AND ")} RETURNING *`)
+    .bind(...params, ...whereParams);
 
   const guard = [req.orderId, req.token];
   const statements: D1PreparedStatement[] = [

@@ -177,6 +177,22 @@ describe("writeTransition", () => {
     expect(await n("SELECT count(*) n FROM notifications WHERE id = ?", `EV-stale-${o.id}`)).toBe(1);
   });
 
+  it("with expectTransitionId, a concurrent same-status change makes the stale writer lose", async () => {
+    const o = await seedOrder("PAYING");
+    const first = await writeTransition(db, {
+      orderId: o.id, from: "PAYING", expectTransitionId: null, to: "PAYING", patch: { prepayId: "wx_a" },
+      source: "api", now: T0, token: newId(cryptoRandom, "trn"),
+    });
+    expect(first.won).toBe(true);
+    const stale = await writeTransition(db, {
+      orderId: o.id, from: "PAYING", expectTransitionId: null, to: "PAYING", patch: { prepayId: "wx_b" },
+      source: "api", now: T0, token: newId(cryptoRandom, "trn"),
+    });
+    expect(stale.won).toBe(false);
+    expect((await findOrderById(db, o.id))!.prepayId).toBe("wx_a");
+    expect(await events(o.id)).toBe(1);
+  });
+
   it("only whitelisted patch columns are written", async () => {
     const o = await seedOrder("CREATED");
     const r = await writeTransition(db, {
