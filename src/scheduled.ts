@@ -1,28 +1,46 @@
 /**
- * @module scheduled — what the cron trigger runs (SPEC §5). Housekeeping that belongs to no
- * other module lives here; the reconciliation job is wired in by its own module.
+ * @module scheduled — what the cron trigger runs (SPEC §5): housekeeping that belongs to no
+ * other module (old rate-limit windows), then the reconciliation job (src/reconcile/job.ts).
+ * Never throws: a failure is logged (and, for the job, stored in its run report).
  */
 import { drizzle } from "drizzle-orm/d1";
 import { lt } from "drizzle-orm";
 import type { AppDeps } from "./context";
 import * as schema from "./db/schema";
 import { getConfig } from "./config";
+import { runReconciliation, type ReconcileOptions } from "./reconcile/job";
+import type { ReconcileReport } from "./reconcile/report";
 
 export interface ScheduledEvent {
   scheduledTime: number;
   cron: string;
 }
 
-export async function runScheduled(env: Env, deps: AppDeps, _event: ScheduledEvent): Promise<void> {
+export async function runScheduled(
+  env: Env,
+  deps: AppDeps,
+  _event: ScheduledEvent,
+  opts: Omit<ReconcileOptions, "trigger"> = {},
+): Promise<ReconcileReport | null> {
   const log = deps.logger.with({ job: "cron" });
   try {
     getConfig(env);
   } catch (err) {
     log.error("cron skipped: configuration is invalid", { reason: (err as Error).message });
-    return;
+    return null;
   }
   const db = drizzle(env.DB, { schema });
-  // Rate-limit windows are one minute; anything older than two is dead weight.
-  const minute = Math.floor(deps.clock.now() / 60_000);
-  await db.delete(schema.rateLimits).where(lt(schema.rateLimits.window, minute - 2));
+  try {
+    // Rate-limit windows are one minute; anything older than two is dead weight.
+    const minute = Math.floor(deps.clock.now() / 60_000);
+    await db.delete(schema.rateLimits).where(lt(schema.rateLimits.window, minute - 2));
+  } catch (err) {
+    log.error("rate-limit cleanup failed", { reason: (err as Error).message });
+  }
+  try {
+    return await runReconciliation(env, deps, { ...opts, trigger: "cron" });
+  } catch (err) {
+    log.error("reconciliation run failed", { reason: (err as Error).message });
+    return null;
+  }
 }

@@ -10,6 +10,7 @@ import { productRoutes } from "./products";
 import { orderRoutes } from "./orders";
 import { registerDocs } from "./docs";
 import { notifyRoutes } from "./notify";
+import { adminRoutes } from "./admin";
 
 export function registerRoutes(app: OpenAPIHono<AppEnv>): void {
   app.route("/", healthRoutes);
@@ -17,5 +18,6 @@ export function registerRoutes(app: OpenAPIHono<AppEnv>): void {
   app.route("/", productRoutes);
   app.route("/", orderRoutes);
   app.route("/", notifyRoutes);
+  app.route("/", adminRoutes);
   registerDocs(app);
 }

@@ -1,0 +1,66 @@
+/**
+ * @module reconcile/context — what every reconciliation task gets: D1, the injected deps, the
+ * configuration, WeChat Pay (only through its port), the order-apply context (the same one the
+ * routes use), the run's batch limits, and a recorder for item failures.
+ */
+import type { Config } from "../config";
+import type { AppDeps, Db } from "../context";
+import type { Logger } from "../lib/log";
+import type { ApplyContext } from "../orders/apply";
+import type { RefundServiceCtx } from "../refunds/submit";
+import type { WechatPay } from "../wechat/pay";
+
+export interface ReconcileLimits {
+  /** PAYING orders queried per run. */
+  payingOrders: number;
+  /** Expired orders queried/closed per run. */
+  expiredOrders: number;
+  /** Refunds queried per run. */
+  refunds: number;
+  /** Fulfilments retried per run. */
+  fulfilments: number;
+  /** Unpaid-locally orders the bill check queries right away. */
+  billFollowUps: number;
+}
+
+export const DEFAULT_LIMITS: ReconcileLimits = {
+  payingOrders: 50,
+  expiredOrders: 50,
+  refunds: 50,
+  fulfilments: 50,
+  billFollowUps: 20,
+};
+
+export interface ItemError {
+  task: string;
+  /** Order or refund id, bill date… */
+  id: string | null;
+  code: string;
+  message: string;
+}
+
+export interface JobContext {
+  env: Env;
+  db: Db;
+  deps: AppDeps;
+  config: Config;
+  pay: WechatPay;
+  log: Logger;
+  limits: ReconcileLimits;
+  /** The same context the order routes give `applyEvent`/`applyTransaction`. */
+  orders: ApplyContext;
+  /** The same context the admin refund route uses. */
+  refunds: RefundServiceCtx;
+  /** Records one failed item (the run goes on). */
+  fail(task: string, id: string | null, err: unknown): void;
+}
+
+/** A stable code and a short message for any error (never a body, key or token). */
+export function describeError(err: unknown): { code: string; message: string } {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  if (e && typeof e === "object" && typeof e.code === "string") {
+    return { code: e.code, message: String(e.message ?? "").slice(0, 300) };
+  }
+  if (err instanceof Error) return { code: err.name, message: err.message.slice(0, 300) };
+  return { code: "unknown", message: String(err).slice(0, 300) };
+}

@@ -1,0 +1,56 @@
+/**
+ * @module reconcile/refunds — refunds still in flight (PROCESSING, or ABNORMAL waiting for the
+ * merchant): query WeChat and feed the answer through the one refund transition writer
+ * (source `cron`). A refund WeChat does not know and never acknowledged (the create call's
+ * outcome was unknown) is sent again with the SAME out_refund_no, which WeChat refunds at most
+ * once (WECHATPAY.md H.1).
+ */
+import { and, eq } from "drizzle-orm";
+import { refunds } from "../db/schema";
+import { dueRefunds, getOrderRow, type RefundRow } from "../refunds/repository";
+import { applyRefundAnswer, submitRefund } from "../refunds/submit";
+import { ApiError } from "../wechat/pay/errors";
+import type { JobContext } from "./context";
+import type { TaskStats } from "./report";
+import { RETRY_AFTER_FAILURE_MS, nextRefundCheck } from "./schedule";
+
+export async function checkRefunds(ctx: JobContext, now: number, stats: TaskStats): Promise<void> {
+  const due = await dueRefunds(ctx.db, now, ctx.limits.refunds);
+  for (const refund of due) {
+    stats.scanned++;
+    try {
+      if (await checkOne(ctx, refund)) stats.changed++;
+    } catch (err) {
+      stats.failed++;
+      ctx.fail("refunds", refund.id, err);
+      await pushBack(ctx, refund, ctx.deps.clock.now() + RETRY_AFTER_FAILURE_MS).catch(() => {});
+    }
+  }
+}
+
+async function checkOne(ctx: JobContext, refund: RefundRow): Promise<boolean> {
+  const now = ctx.deps.clock.now();
+  try {
+    const answer = await ctx.pay.port.queryRefund(refund.outRefundNo);
+    const r = await applyRefundAnswer(ctx.refunds, refund, answer, "cron", { queried: true, nextCheckAt: nextRefundCheck(now, refund.createdAt) });
+    if (r === null) await pushBack(ctx, refund, now + 60 * 60_000); // flagged mismatch: slow down
+    return r?.kind === "applied";
+  } catch (err) {
+    if (err instanceof ApiError && err.code === "RESOURCE_NOT_EXISTS" && refund.submittedAt === null && refund.status === "PROCESSING") {
+      const order = await getOrderRow(ctx.db, refund.orderId);
+      if (!order) throw new Error(`order ${refund.orderId} of refund ${refund.id} not found`);
+      const outcome = await submitRefund(ctx.refunds, refund, order, "cron");
+      if (outcome.kind === "unknown") throw outcome.error;
+      if (outcome.kind === "refused") return true; // now CLOSED, with WeChat's code in detail
+      return outcome.result?.kind === "applied" || outcome.result?.kind === "noop";
+    }
+    throw err;
+  }
+}
+
+async function pushBack(ctx: JobContext, refund: RefundRow, at: number): Promise<void> {
+  await ctx.db
+    .update(refunds)
+    .set({ nextCheckAt: at, lastQueryAt: ctx.deps.clock.now() })
+    .where(and(eq(refunds.id, refund.id), eq(refunds.status, refund.status)));
+}

@@ -1,0 +1,201 @@
+/**
+ * @module routes/admin — the admin API (SPEC §3), behind `Authorization: Bearer <ADMIN_TOKEN>`:
+ * order list and detail, refunds, the reconciliation job on demand, and the daily bill check's
+ * differences (`GET /admin/bills/{date}`). Thin: validate, call the module, shape the answer.
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { adminAuth } from "../admin/auth";
+import { billDiffsForDate, listOrdersForAdmin, orderDetailForAdmin } from "../admin/queries";
+import type { AppEnv } from "../context";
+import { ORDER_STATUSES } from "../db/schema";
+import { AppError } from "../errors";
+import { billCheckOf } from "../reconcile/billcheck";
+import { runReconciliation } from "../reconcile/job";
+import { getRefund } from "../refunds/repository";
+import { RefundSchema, serializeRefund } from "../refunds/serialize";
+import { createRefund } from "../refunds/service";
+import type { RefundServiceCtx } from "../refunds/submit";
+import { createWechatPay } from "../wechat/pay";
+import { OrderSchema } from "./orders";
+import { bearerAuth, BODY_ERRORS, errorResponses } from "./schemas";
+
+const json = <T>(schema: T) => ({ "application/json": { schema } });
+const tags = ["admin"];
+const guard = { security: bearerAuth, middleware: [adminAuth] };
+
+const IdParams = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" } }) });
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+const ListQuery = z.object({
+  status: z.enum(ORDER_STATUSES).optional().openapi({ param: { name: "status", in: "query" } }),
+  limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ param: { name: "limit", in: "query" } }),
+  cursor: z.string().min(1).max(200).optional().openapi({ param: { name: "cursor", in: "query" } }),
+});
+
+const Anything = z.unknown().openapi({ type: "object", description: "JSON context (free form)" });
+
+const OrderDetail = z
+  .object({
+    order: OrderSchema,
+    history: z.array(z.object({ from: z.string(), to: z.string(), source: z.string(), at: z.string(), detail: Anything })),
+    refunds: z.array(RefundSchema),
+    notifications: z.array(z.object({ id: z.string(), eventType: z.string(), receivedAt: z.string(), outcome: z.string() })),
+    flags: z.array(z.object({ kind: z.string(), detail: Anything, at: z.string(), resolvedAt: z.string().nullable() })),
+    fulfilment: z
+      .object({ status: z.string(), attempts: z.number().int(), lastError: z.string().nullable(), nextAttemptAt: z.string(), doneAt: z.string().nullable() })
+      .nullable(),
+  })
+  .openapi("AdminOrderDetail");
+
+export const RefundRequest = z
+  .object({
+    amount: z.number().int().positive().openapi({ description: "integer fen, > 0", example: 100 }),
+    reason: z.string().max(80).optional().openapi({ description: "shown to the user; at most 80 bytes (UTF-8)" }),
+  })
+  .strict()
+  .openapi("RefundRequest");
+
+const IdempotencyHeaders = z.object({
+  "idempotency-key": z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[\x21-\x7e]+$/, "must be 1–128 printable ASCII characters")
+    .optional()
+    .openapi({ description: "repeat the same key with the same body to get the same refund back" }),
+});
+
+const ReportSchema = z
+  .object({
+    runId: z.number().int(),
+    trigger: z.string(),
+    startedAt: z.string(),
+    finishedAt: z.string(),
+    scanned: z.number().int(),
+    changed: z.number().int(),
+    failed: z.number().int(),
+  })
+  .passthrough()
+  .openapi("ReconcileReport", { description: "plus tasks, durationsMs, certificates, bill and errors" });
+
+const listRoute = createRoute({
+  method: "get",
+  path: "/admin/orders",
+  tags,
+  summary: "Orders, newest first, optionally by status",
+  ...guard,
+  request: { query: ListQuery },
+  responses: {
+    200: { description: "a page of orders", content: json(z.object({ orders: z.array(OrderSchema), nextCursor: z.string().nullable() })) },
+    ...errorResponses("invalid_request", "unauthorized"),
+  },
+});
+
+const detailRoute = createRoute({
+  method: "get",
+  path: "/admin/orders/{id}",
+  tags,
+  summary: "One order with its state history, refunds, notifications, flags and fulfilment",
+  ...guard,
+  request: { params: IdParams },
+  responses: { 200: { description: "the order and what happened to it", content: json(OrderDetail) }, ...errorResponses("unauthorized", "not_found") },
+});
+
+const refundRoute = createRoute({
+  method: "post",
+  path: "/admin/orders/{id}/refunds",
+  tags,
+  summary: "Refund (part of) a paid order; the total never exceeds the amount paid",
+  ...guard,
+  request: { params: IdParams, headers: IdempotencyHeaders, body: { required: true, content: json(RefundRequest) } },
+  responses: {
+    201: { description: "refund accepted (PROCESSING, or already settled)", content: json(z.object({ refund: RefundSchema })) },
+    200: { description: "repeat with the same Idempotency-Key and body: the same refund", content: json(z.object({ refund: RefundSchema })) },
+    ...errorResponses(...BODY_ERRORS, "unauthorized", "not_found", "refund_not_allowed", "idempotency_conflict", "payment_provider_error"),
+  },
+});
+
+const getRefundRoute = createRoute({
+  method: "get",
+  path: "/admin/refunds/{id}",
+  tags,
+  summary: "One refund",
+  ...guard,
+  request: { params: IdParams },
+  responses: { 200: { description: "the refund", content: json(z.object({ refund: RefundSchema })) }, ...errorResponses("unauthorized", "not_found") },
+});
+
+const reconcileRoute = createRoute({
+  method: "post",
+  path: "/admin/reconcile",
+  tags,
+  summary: "Run the reconciliation job now (the cron runs it every minute)",
+  ...guard,
+  request: {
+    query: z.object({
+      billDate: z.string().regex(DATE).optional().openapi({ param: { name: "billDate", in: "query" }, description: "also check this day's trade bill now (YYYY-MM-DD)" }),
+    }),
+  },
+  responses: { 200: { description: "the run's report", content: json(z.object({ report: ReportSchema })) }, ...errorResponses("unauthorized") },
+});
+
+const billRoute = createRoute({
+  method: "get",
+  path: "/admin/bills/{date}",
+  tags,
+  summary: "The daily trade-bill check of one date and the differences it found",
+  ...guard,
+  request: { params: z.object({ date: z.string().regex(DATE).openapi({ param: { name: "date", in: "path" }, example: "2026-11-28" }) }) },
+  responses: {
+    200: {
+      description: "check summary (null if that date was never checked) and differences",
+      content: json(
+        z.object({
+          billDate: z.string(),
+          check: Anything,
+          diffs: z.array(z.object({ kind: z.string(), outTradeNo: z.string().nullable(), outRefundNo: z.string().nullable(), detail: Anything, at: z.string() })),
+        }),
+      ),
+    },
+    ...errorResponses("invalid_request", "unauthorized"),
+  },
+});
+
+function refundContext(c: Context<AppEnv>): RefundServiceCtx {
+  const { db, deps, config } = c.var;
+  return { db, deps, config, port: createWechatPay({ config, deps, db }).port };
+}
+
+export const adminRoutes = new OpenAPIHono<AppEnv>()
+  .openapi(listRoute, async (c) => {
+    const q = c.req.valid("query");
+    return c.json(await listOrdersForAdmin(c.var.db, q), 200);
+  })
+  .openapi(detailRoute, async (c) => {
+    const detail = await orderDetailForAdmin(c.var.db, c.req.valid("param").id);
+    return c.json(detail as z.infer<typeof OrderDetail>, 200);
+  })
+  .openapi(refundRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const body = c.req.valid("json");
+    const key = c.req.valid("header")["idempotency-key"] ?? null;
+    const r = await createRefund(refundContext(c), id, body, key);
+    c.var.log.info("admin refund", { orderId: id, refundId: r.refund.id, created: r.created, status: r.refund.status });
+    return r.created ? c.json({ refund: serializeRefund(r.refund) }, 201) : c.json({ refund: serializeRefund(r.refund) }, 200);
+  })
+  .openapi(getRefundRoute, async (c) => {
+    const refund = await getRefund(c.var.db, c.req.valid("param").id);
+    if (!refund) throw new AppError("not_found", "refund not found");
+    return c.json({ refund: serializeRefund(refund) }, 200);
+  })
+  .openapi(reconcileRoute, async (c) => {
+    const { billDate } = c.req.valid("query");
+    const report = await runReconciliation(c.env, c.var.deps, { trigger: "admin", ...(billDate ? { billDate } : {}) });
+    return c.json({ report }, 200);
+  })
+  .openapi(billRoute, async (c) => {
+    const { date } = c.req.valid("param");
+    const [check, diffs] = await Promise.all([billCheckOf(c.var, date), billDiffsForDate(c.var.db, date)]);
+    return c.json({ billDate: date, check, diffs }, 200);
+  });
