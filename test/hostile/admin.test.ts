@@ -1,0 +1,219 @@
+/**
+ * Hostile input, the admin API: GET /admin/orders, GET /admin/orders/:id,
+ * POST /admin/orders/:id/refunds, GET /admin/refunds/:id, POST /admin/reconcile,
+ * GET /admin/bills/:date. Forged admin credentials, generated malformed refund bodies, odd ids,
+ * bad query params (status=FOO, limit=-1, cursor=garbage) → only the documented 4xx in the error
+ * envelope, never a 5xx, nothing written, no WeChat call. Then a secret scan of everything.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import * as keys from "../fixtures/keys";
+import {
+  dbSnapshot,
+  envelopeCases,
+  expectApiError,
+  mutateBody,
+  oddQueryValues,
+  ODD_IDS,
+  Rng,
+  SecretWatch,
+  send,
+  type JsonPath,
+} from "../support/hostile";
+import { paidAtWechat, placeOrder, type OrderJson } from "../support/shop";
+import { createWorld, type World } from "../support/world";
+
+const SEED = 0x5eed04;
+const JSON_CT = "application/json";
+const ADMIN = { authorization: `Bearer ${keys.ADMIN_TOKEN}` };
+
+let w: World;
+let watch: SecretWatch;
+let userToken: string;
+let paid: OrderJson;
+let paying: OrderJson;
+let refundId: string;
+
+beforeAll(async () => {
+  w = createWorld({ env: { LOGIN_RATE_LIMIT: "0", ORDER_RATE_LIMIT: "0" } });
+  watch = new SecretWatch(w);
+  const j = await paidAtWechat(w);
+  await w.sim.flush();
+  paid = j.order;
+  userToken = j.user.token;
+  paying = (await placeOrder(w, userToken)).order;
+  const r = await w.request("POST", `/admin/orders/${paid.id}/refunds`, { json: { amount: 100, reason: "hostile suite" }, headers: ADMIN });
+  expect(r.status).toBe(201);
+  refundId = ((await r.json()) as { refund: { id: string } }).refund.id;
+});
+
+const wechatCalls = () => Object.values(w.sim.stats().calls).reduce((a, b) => a + b, 0);
+
+async function untouched(fn: () => Promise<void>): Promise<void> {
+  const before = await dbSnapshot();
+  const calls = wechatCalls();
+  await fn();
+  expect(await dbSnapshot()).toEqual(before);
+  expect(wechatCalls()).toBe(calls);
+}
+
+function adminHeaders(): { label: string; header: string | null }[] {
+  const t = keys.ADMIN_TOKEN;
+  return [
+    { label: "missing", header: null },
+    { label: "empty", header: "" },
+    { label: "Bearer only", header: "Bearer" },
+    { label: "token without scheme", header: t },
+    { label: "lower-case scheme", header: `bearer ${t}` },
+    { label: "Basic", header: `Basic ${btoa(`admin:${t}`)}` },
+    { label: "prefix", header: `Bearer ${t.slice(0, -1)}` },
+    { label: "one char longer", header: `Bearer ${t}x` },
+    { label: "last char changed", header: `Bearer ${t.slice(0, -1)}${t.endsWith("a") ? "b" : "a"}` },
+    { label: "same length, wrong", header: `Bearer ${"x".repeat(t.length)}` },
+    { label: "upper-cased", header: `Bearer ${t.toUpperCase()}` },
+    { label: "two tokens", header: `Bearer ${t} ${t}` },
+    { label: "huge", header: `Bearer ${"A".repeat(10_000)}` },
+    { label: "a user's session token", header: `Bearer ${userToken}` },
+    { label: "SESSION_SECRET", header: `Bearer ${keys.SESSION_SECRET}` },
+    { label: "APIv3 key", header: `Bearer ${keys.APIV3_KEY}` },
+  ];
+}
+
+describe("hostile: admin credentials", () => {
+  it("every admin route with forged, partial or missing credentials → 401, nothing written", async () => {
+    const routes: [string, string, string | null][] = [
+      ["GET", "/admin/orders", null],
+      ["GET", "/admin/orders?status=PAID", null],
+      ["GET", `/admin/orders/${paid.id}`, null],
+      ["POST", `/admin/orders/${paid.id}/refunds`, JSON.stringify({ amount: 1 })],
+      ["GET", `/admin/refunds/${refundId}`, null],
+      ["POST", "/admin/reconcile", null],
+      ["GET", "/admin/bills/2026-11-28", null],
+    ];
+    await untouched(async () => {
+      for (const [method, path, body] of routes) {
+        for (const h of adminHeaders()) {
+          const a = await send(w, method, path, { body, contentType: body ? JSON_CT : null }, h.header === null ? {} : { authorization: h.header });
+          expectApiError(a, [401], `${method} ${path} with ${h.label}`);
+          expect(JSON.parse(a.body).error.code).toBe("unauthorized");
+        }
+      }
+    });
+  });
+});
+
+describe("hostile: POST /admin/orders/:id/refunds", () => {
+  it("generated malformed refund bodies → 400/413/415 (or 409 above the headroom), nothing written, WeChat not called", async () => {
+    const rng = new Rng(SEED);
+    const valid = { amount: 50, reason: "damaged" };
+    // A positive integer amount is a valid refund (409 above the headroom, 201 below): skip the
+    // ones that would succeed; any reason of at most 80 bytes is valid too.
+    const acceptable = (p: JsonPath, v: unknown) =>
+      (p[0] === "amount" && typeof v === "number" && Number.isSafeInteger(v) && v > 0 && v <= paid.amount) ||
+      (p[0] === "reason" && typeof v === "string" && new TextEncoder().encode(v.trim()).length <= 80);
+    const optional = (p: JsonPath) => p[0] === "reason";
+    const cases = [...mutateBody(valid, rng, 200, { acceptable, optional }), ...envelopeCases({ amount: -1 })];
+    await untouched(async () => {
+      for (const c of cases) {
+        const a = await send(w, "POST", `/admin/orders/${paid.id}/refunds`, c, ADMIN);
+        expectApiError(a, [400, 409, 413, 415], `refund ${c.label}`);
+      }
+    });
+  });
+
+  it("well-formed but impossible refunds → 400/404/409, nothing written", async () => {
+    const cases: [string, string, unknown, number][] = [
+      ["above the amount paid", paid.id, { amount: paid.amount }, 409],
+      ["far above", paid.id, { amount: 2 ** 52 }, 409],
+      ["unsafe integer", paid.id, { amount: 2 ** 53 + 2 }, 400],
+      ["zero", paid.id, { amount: 0 }, 400],
+      ["reason of 81 bytes", paid.id, { amount: 1, reason: "x".repeat(81) }, 400],
+      ["reason of 30 CJK characters (90 bytes)", paid.id, { amount: 1, reason: "退".repeat(30) }, 400],
+      ["unpaid order", paying.id, { amount: 1 }, 409],
+      ["unknown order", "ord_NOPE", { amount: 1 }, 404],
+      ["another field", paid.id, { amount: 1, orderId: paying.id }, 400],
+      ["client-chosen out_refund_no", paid.id, { amount: 1, outRefundNo: "RF1" }, 400],
+    ];
+    await untouched(async () => {
+      for (const [label, id, body, status] of cases) {
+        const a = await send(w, "POST", `/admin/orders/${id}/refunds`, { body: JSON.stringify(body), contentType: JSON_CT }, ADMIN);
+        expectApiError(a, [status], `refund ${label}`);
+      }
+      for (const key of ["", " ", "a b", "x".repeat(129)]) {
+        const a = await send(w, "POST", `/admin/orders/${paid.id}/refunds`, { body: JSON.stringify({ amount: 1 }), contentType: JSON_CT }, { ...ADMIN, "idempotency-key": key });
+        expectApiError(a, [400], `refund with Idempotency-Key ${JSON.stringify(key)}`);
+      }
+    });
+  });
+});
+
+describe("hostile: admin reads and odd params", () => {
+  it("list: status=FOO, limit=-1, cursor=garbage and friends → 400", async () => {
+    const bad = ["status=FOO", "status=paid", "status=", "status=PAID,CLOSED", "limit=-1", "limit=0", "limit=101", "limit=1.5", "limit=x", "cursor=garbage", "cursor=", `cursor=${"x".repeat(201)}`];
+    await untouched(async () => {
+      for (const q of bad) {
+        const a = await send(w, "GET", `/admin/orders?${q}`, { body: null, contentType: null }, ADMIN);
+        expectApiError(a, [400], `admin list ?${q}`);
+      }
+    });
+  });
+
+  it("generated query strings on the admin list → 200 or 400, nothing written", async () => {
+    const rng = new Rng(SEED + 1);
+    const values = oddQueryValues(rng);
+    await untouched(async () => {
+      for (let i = 0; i < 80; i++) {
+        const q = Array.from({ length: rng.int(1, 3) }, () => `${rng.pick(["limit", "cursor", "status", "x"])}=${rng.pick([...values, "PAID", "CLOSED"])}`).join("&");
+        const a = await send(w, "GET", `/admin/orders?${q}`, { body: null, contentType: null }, ADMIN);
+        if (a.status !== 200) expectApiError(a, [400], `admin list ?${q}`);
+      }
+    });
+  });
+
+  it("odd ids and dates on every admin path → 400/404, nothing written", async () => {
+    await untouched(async () => {
+      for (const id of ODD_IDS) {
+        for (const [method, path, body] of [
+          ["GET", `/admin/orders/${id}`, null],
+          ["GET", `/admin/refunds/${id}`, null],
+          ["POST", `/admin/orders/${id}/refunds`, JSON.stringify({ amount: 1 })],
+          ["GET", `/admin/bills/${id}`, null],
+        ] as const) {
+          const a = await send(w, method, path, { body, contentType: body ? JSON_CT : null }, ADMIN);
+          expectApiError(a, [400, 404, 405], `${method} ${path.slice(0, 80)}`);
+        }
+      }
+      for (const d of ["2026-13-45", "26-11-28", "2026-11-28T00:00", "20261128", "yesterday"]) {
+        const a = await send(w, "GET", `/admin/bills/${d}`, { body: null, contentType: null }, ADMIN);
+        // The route checks the shape (YYYY-MM-DD), not the calendar: an impossible date that has the
+        // shape is simply a date nobody checked.
+        if (a.status === 200 && /^\d{4}-\d{2}-\d{2}$/.test(d)) {
+          expect(JSON.parse(a.body)).toMatchObject({ check: null, diffs: [] });
+          continue;
+        }
+        expectApiError(a, [400, 404], `bills ${d}`);
+      }
+    });
+  });
+
+  it("POST /admin/reconcile with a malformed billDate → 400, nothing written; an impossible date is not a 5xx", async () => {
+    await untouched(async () => {
+      for (const d of ["FOO", "2026-11-28x", "", "9999-99-99'", "%00"]) {
+        const a = await send(w, "POST", `/admin/reconcile?billDate=${d}`, { body: null, contentType: null }, ADMIN);
+        expectApiError(a, [400], `reconcile billDate=${d}`);
+      }
+    });
+    for (const d of ["2026-13-45", "0000-00-00", "9999-12-31"]) {
+      const a = await send(w, "POST", `/admin/reconcile?billDate=${d}`, { body: null, contentType: null }, ADMIN);
+      if (a.status !== 200) expectApiError(a, [400], `reconcile billDate=${d}`);
+    }
+  });
+});
+
+describe("hostile: secrets", () => {
+  it("no secret in any answer or log line of this file (admin answers included)", async () => {
+    // A real admin detail and a reconcile run, so their answers are part of the scan too.
+    expect((await w.request("GET", `/admin/orders/${paid.id}`, { headers: ADMIN })).status).toBe(200);
+    expect((await w.request("POST", "/admin/reconcile", { headers: ADMIN })).status).toBe(200);
+    watch.expectNoLeak({ responses: 300, logs: 100, sessionKeys: 1, notifications: 1 });
+  });
+});
