@@ -22,6 +22,7 @@ import { orders, notifications } from "../db/schema";
 import { eq } from "drizzle-orm";
 import type { Transaction, VerifiedNotification } from "../wechat/pay/port";
 import { MalformedNotification } from "../wechat/pay/errors";
+import { applyRefundNotification } from "../refunds";
 
 export type NotificationOutcome = "applied" | "duplicate" | "flagged" | "recorded" | "ignored";
 
@@ -103,8 +104,18 @@ async function handleRefund(ctx: NotificationContext, n: VerifiedNotification): 
   if (typeof r.out_refund_no !== "string" || typeof r.refund_status !== "string") {
     throw new MalformedNotification("refund resource has no out_refund_no or refund_status");
   }
-  const stored = await logStatement(ctx, n, { outcome: "recorded", orderId: null, refund: r }).run();
-  return { outcome: (stored.meta.changes ?? 0) > 0 ? "recorded" : "duplicate", paidOrderId: null, orderId: null };
+  const seen = await ctx.db.select({ id: notifications.id }).from(notifications).where(eq(notifications.id, n.id));
+  if (seen.length > 0) return { outcome: "duplicate", paidOrderId: null, orderId: null };
+  let orderId: string | null = null;
+  // The refund state machine decides; the log row goes in the same batch as what it writes.
+  const outcome = await applyRefundNotification({ db: ctx.db, deps: ctx.deps, config: ctx.config }, r, {
+    notificationId: n.id,
+    extra: (o, about) => {
+      orderId = about.orderId;
+      return [logStatement(ctx, n, { outcome: o, orderId: about.orderId, refund: r })];
+    },
+  });
+  return { outcome, paidOrderId: null, orderId };
 }
 
 function logStatement(

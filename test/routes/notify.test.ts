@@ -238,3 +238,70 @@ describe("POST /v1/pay/notify", () => {
     expect(w.logs.join("\n")).toContain("simulated storage failure");
   });
 });
+
+describe("POST /v1/pay/notify — refunds", () => {
+  const admin = { authorization: `Bearer test-admin-token-0123456789abcdef` };
+
+  async function paidOrder(w: World) {
+    const j = await paidAtWechat(w);
+    await w.sim.flush();
+    return j;
+  }
+
+  async function refund(w: World, orderId: string, amount: number) {
+    const res = await w.request("POST", `/admin/orders/${orderId}/refunds`, {
+      json: { amount, reason: "customer asked" },
+      headers: { ...admin, "idempotency-key": `rf-${orderId}-${amount}` },
+    });
+    expect(res.status).toBe(201);
+    return ((await res.json()) as { refund: { id: string; outRefundNo: string; status: string } }).refund;
+  }
+
+  it("applies REFUND.SUCCESS once: refund SUCCESS, order PARTIALLY_REFUNDED with refundedAmount", async () => {
+    const w = createWorld();
+    w.sim.addFault({ target: "notify", kind: "duplicate", copies: 2, eventType: "REFUND.SUCCESS" });
+    const { user, order } = await paidOrder(w);
+    const r = await refund(w, order.id, 1000);
+    await w.sim.settleRefund(r.outRefundNo, "SUCCESS");
+    await w.sim.flush();
+    expect(w.sim.deliveries.filter((d) => d.eventType === "REFUND.SUCCESS").map((d) => d.status)).toEqual([204, 204]);
+    const o = await getOrder(w, user.token, order.id);
+    expect(o.status).toBe("PARTIALLY_REFUNDED");
+    expect(o.refundedAmount).toBe(1000);
+    const rr = (await (await w.request("GET", `/admin/refunds/${r.id}`, { headers: admin })).json()) as { refund: { status: string } };
+    expect(rr.refund.status).toBe("SUCCESS");
+    expect(await count("SELECT count(*) AS n FROM notifications WHERE out_refund_no = ? AND outcome = 'applied'", r.outRefundNo)).toBe(1);
+  });
+
+  it("records REFUND.ABNORMAL and flags the order for attention", async () => {
+    const w = createWorld();
+    const { user, order } = await paidOrder(w);
+    const r = await refund(w, order.id, order.amount);
+    await w.sim.settleRefund(r.outRefundNo, "ABNORMAL");
+    await w.sim.flush();
+    expect((await getOrder(w, user.token, order.id)).status).toBe("PAID");
+    const rr = (await (await w.request("GET", `/admin/refunds/${r.id}`, { headers: admin })).json()) as { refund: { status: string } };
+    expect(rr.refund.status).toBe("ABNORMAL");
+    expect(await count("SELECT count(*) AS n FROM flags WHERE order_id = ?", order.id)).toBeGreaterThan(0);
+  });
+
+  it("flags a verified refund notification for a refund we never made, answering 204", async () => {
+    const w = createWorld();
+    const { order } = await paidOrder(w);
+    await w.sim.queueNotification({
+      eventType: "REFUND.SUCCESS",
+      summary: "退款成功",
+      originalType: "refund",
+      resource: {
+        mchid: "1900000109", out_trade_no: order.outTradeNo, transaction_id: "4200000000000000000000000009",
+        out_refund_no: "RF-NOT-OURS-1", refund_id: "50000000000000000000000000001", refund_status: "SUCCESS",
+        success_time: "2026-11-29T20:10:00+08:00", amount: { total: order.amount, refund: 100, payer_total: order.amount, payer_refund: 100 },
+      },
+      url: "https://merchant.example.com/v1/pay/notify",
+    });
+    await w.sim.flush();
+    expect(w.sim.deliveries.at(-1)!.status).toBe(204);
+    expect(await count("SELECT count(*) AS n FROM notifications WHERE out_refund_no = 'RF-NOT-OURS-1' AND outcome = 'flagged'")).toBe(1);
+    expect(await count("SELECT count(*) AS n FROM flags WHERE kind = 'refund_notification_rejected'")).toBeGreaterThan(0);
+  });
+});
