@@ -12,12 +12,15 @@ import { timingSafeEqual } from "../lib/encoding";
 
 const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/;
 
+/** The comparison used (an object so tests can observe the call; never replace it in src). */
+export const tokenCompare = { equal: timingSafeEqual };
+
 /** True when the Authorization header carries exactly the admin token. */
 export function isAdminAuthorized(header: string | undefined, adminToken: string): boolean {
   const m = header === undefined ? null : BEARER.exec(header.trim());
   // Compare even when malformed, against a dummy, so the failure path costs the same.
   const presented = m?.[1] ?? "";
-  const equal = timingSafeEqual(presented, adminToken);
+  const equal = tokenCompare.equal(presented, adminToken);
   return m !== null && equal;
 }
 
