@@ -37,6 +37,8 @@ export default defineConfig(async () => {
     ],
     test: {
       include: ["test/**/*.test.ts"],
+      // The example mini program's client tests run in jsdom, not workerd: vitest.miniprogram.config.ts.
+      exclude: ["test/miniprogram/**", "**/node_modules/**"],
       setupFiles: ["./test/setup.ts"],
       testTimeout: 30_000,
       hookTimeout: 30_000,

@@ -157,7 +157,27 @@ export async function startTemporarySystem({ log = () => {}, readyTimeoutMs = 90
   const simLog = openSync(join(dir, "simulator.log"), "a");
   const workerLog = openSync(join(dir, "worker.log"), "a");
   const children = [];
+  // If the parent dies without calling stop(), do not leave the system running.
+  const killAll = () => {
+    for (const c of children) {
+      try {
+        process.kill(-c.pid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }
+  };
+  process.once("exit", killAll);
+  // The children run in their own process groups, so a Ctrl-C does not reach them: pass it on.
+  const onSignal = (signal) => {
+    killAll();
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  };
+  const signals = ["SIGINT", "SIGTERM", "SIGHUP"];
+  for (const sig of signals) process.once(sig, onSignal);
   const stop = async () => {
+    process.removeListener("exit", killAll);
+    for (const sig of signals) process.removeListener(sig, onSignal);
     await Promise.all(children.map((c) => stopGroup(c)));
     for (const fd of [simLog, workerLog]) {
       try {
