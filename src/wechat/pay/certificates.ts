@@ -38,10 +38,13 @@ export interface PlatformCertificate {
 export interface CertificateCache {
   certs: Map<string, PlatformCertificate>;
   lastOnDemandAt: number | null;
+  /** The on-demand refresh in progress (claim + download), shared by concurrent misses. */
+  onDemand: Promise<void> | null;
+  /** The download in progress, shared by the cron and on-demand refreshes. */
   inflight: Promise<string[]> | null;
 }
 
-export const createCertificateCache = (): CertificateCache => ({ certs: new Map(), lastOnDemandAt: null, inflight: null });
+export const createCertificateCache = (): CertificateCache => ({ certs: new Map(), lastOnDemandAt: null, onDemand: null, inflight: null });
 
 /**
  * Decrypts and parses a `/v3/certificates` body. Every entry must decrypt (a wrong APIv3 key is
@@ -133,22 +136,28 @@ export class CertificateStore implements KeyResolver {
 
   /** At most one forced refresh per 60 s for unknown serials; concurrent callers share it. */
   private async refreshOnDemand(serial: string): Promise<void> {
-    if (this.o.cache.inflight) {
-      await this.o.cache.inflight.catch(() => undefined);
-      return;
+    const cache = this.o.cache;
+    if (!cache.onDemand) {
+      const now = this.o.clock.now();
+      if (cache.lastOnDemandAt !== null && now - cache.lastOnDemandAt < ON_DEMAND_MIN_INTERVAL_MS) return;
+      cache.lastOnDemandAt = now;
+      cache.onDemand = this.claimAndDownload(serial, now).finally(() => {
+        cache.onDemand = null;
+      });
     }
-    const now = this.o.clock.now();
-    if (this.o.cache.lastOnDemandAt !== null && now - this.o.cache.lastOnDemandAt < ON_DEMAND_MIN_INTERVAL_MS) return;
-    this.o.cache.lastOnDemandAt = now;
-    // Atomic claim across isolates: the upsert only wins when the last claim is ≥ 60 s old.
-    const claimed = await this.o.db
-      .insert(kv)
-      .values({ key: KV_ON_DEMAND_AT, value: String(now), updatedAt: now })
-      .onConflictDoUpdate({ target: kv.key, set: { value: String(now), updatedAt: now }, setWhere: lte(kv.updatedAt, now - ON_DEMAND_MIN_INTERVAL_MS) })
-      .returning({ key: kv.key });
-    if (claimed.length === 0) return;
-    this.o.logger.info("wxpay unknown serial: refreshing platform certificates", { serial });
+    await cache.onDemand;
+  }
+
+  private async claimAndDownload(serial: string, now: number): Promise<void> {
     try {
+      // Atomic claim across isolates: the upsert only wins when the last claim is ≥ 60 s old.
+      const claimed = await this.o.db
+        .insert(kv)
+        .values({ key: KV_ON_DEMAND_AT, value: String(now), updatedAt: now })
+        .onConflictDoUpdate({ target: kv.key, set: { value: String(now), updatedAt: now }, setWhere: lte(kv.updatedAt, now - ON_DEMAND_MIN_INTERVAL_MS) })
+        .returning({ key: kv.key });
+      if (claimed.length === 0) return;
+      this.o.logger.info("wxpay unknown serial: refreshing platform certificates", { serial });
       await this.download();
     } catch (cause) {
       this.o.logger.warn("wxpay certificate refresh failed", { serial, failure: cause instanceof WechatPayError ? cause.code : "error", error: cause });

@@ -105,11 +105,21 @@ describe("unknown serial: exactly one refresh, then failure (rate-limited)", () 
     expect(fake.callsTo("/v3/certificates")).toHaveLength(3);
   });
 
-  it("the refresh finds a newly published certificate (rotation announced after our last download)", async () => {
+  it("the isolate remembers its own attempt even if the kv claim is gone; concurrent misses share one download", async () => {
+    const { fake, db, clock, pay } = await setup();
+    await Promise.all([1, 2, 3].map(async () => expect(pay.verifyNotification(await notification(UNKNOWN, clock))).rejects.toBeInstanceOf(UnknownSerial)));
+    expect(fake.callsTo("/v3/certificates")).toHaveLength(1);
+    await db.delete(schema.kv);
+    await expect(pay.verifyNotification(await notification(UNKNOWN, clock))).rejects.toBeInstanceOf(UnknownSerial);
+    expect(fake.callsTo("/v3/certificates")).toHaveLength(1);
+  });
+
+  it("the refresh finds a newly published certificate (rotation announced after our last download), for concurrent callers too", async () => {
     const { fake, clock, pay } = await setup();
     await pay.refreshCertificates({ force: true });
     fake.certificates = [CERT1, CERT2];
-    expect((await pay.verifyNotification(await notification(PLATFORM2, clock))).serial).toBe(keys.PLATFORM2_SERIAL);
+    const results = await Promise.all([1, 2, 3].map(async () => (await pay.verifyNotification(await notification(PLATFORM2, clock))).serial));
+    expect(results).toEqual([keys.PLATFORM2_SERIAL, keys.PLATFORM2_SERIAL, keys.PLATFORM2_SERIAL]);
     expect(fake.callsTo("/v3/certificates")).toHaveLength(2);
   });
 });

@@ -3,7 +3,7 @@
  * (only verified 2xx), how errors are classified (ApiError vs IndeterminateError), retries.
  */
 import { describe, expect, it } from "vitest";
-import { fromBase64, utf8 } from "../../../src/lib/encoding";
+import { fromBase64, fromUtf8, utf8 } from "../../../src/lib/encoding";
 import { createCertificateCache } from "../../../src/wechat/pay/certificates";
 import { ApiError, IndeterminateError, WechatPayError } from "../../../src/wechat/pay/errors";
 import { createWechatPay } from "../../../src/wechat/pay/index";
@@ -97,7 +97,7 @@ describe("requests: signed exactly as sent (B)", () => {
     const csv = "\uFEFF交易时间,公众账号ID\n`2019-02-19 05:01:46,`wxab8acd895ab1638a\n";
     const { fake, port } = await setup(() => ({ status: 200, body: csv, signer: null }));
     const bytes = await port.downloadBill("https://api.mch.weixin.qq.com/v3/billdownload/file?token=6XIv5TUPto7pByrTQKhd6kwvyKLG2uY2wMMR8cNXqaA_Cv_isgaUtBzp4QtiozLO");
-    expect(new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes)).toBe(csv);
+    expect(fromUtf8(bytes)).toBe(csv); // BOM kept: the bytes are returned untouched
     await checkAuthorization(fake.calls[0]!);
     expect(fake.calls).toHaveLength(1);
     await expect(port.downloadBill("https://evil.example.com/v3/billdownload/file?token=x")).rejects.toMatchObject({ code: "invalid_download_url" });
