@@ -90,7 +90,7 @@ describe("daily bill check", () => {
       const url = new URL(input instanceof Request ? input.url : String(input));
       if (!url.pathname.startsWith("/v3/billdownload")) return res;
       const bytes = new Uint8Array(await res.arrayBuffer());
-      bytes[bytes.length - 3] ^= 1;
+      bytes[bytes.length - 3]! ^= 1;
       return new Response(bytes, { status: res.status, headers: res.headers });
     };
     w.clock.set(NEXT_DAY_1031);
