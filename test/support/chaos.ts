@@ -128,9 +128,10 @@ export async function allRefunds(): Promise<RefundRowLite[]> {
  * expiry ↔ CLOSED (and closed at WeChat); refunds equal WeChat's, their sum equal to
  * refundedAmount, never above the amount paid; fulfilment exactly once per paid order.
  */
-export async function truthDiff(w: World, fulfilled: Map<string, number>): Promise<string[]> {
+export async function truthDiff(w: World, fulfilled: Map<string, number>, only?: ReadonlySet<string>): Promise<string[]> {
   const out: string[] = [];
-  const orders = await allOrders();
+  // Storage is per test file: other tests' orders (another simulator's) are not this world's.
+  const orders = (await allOrders()).filter((o) => !only || only.has(o.id));
   const refunds = await allRefunds();
   const byOrder = new Map<string, RefundRowLite[]>();
   for (const r of refunds) byOrder.set(r.order_id, [...(byOrder.get(r.order_id) ?? []), r]);
