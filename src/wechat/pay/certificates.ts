@@ -183,8 +183,9 @@ export class CertificateStore implements KeyResolver {
       await this.verifyDownload(res.headers, res.body, certs);
     } catch (err) {
       // L.2: public-key-only merchants have no platform certificates.
-      if (err instanceof ApiError && err.status === 404) certs = [];
-      else throw err;
+      if (!(err instanceof ApiError && err.status === 404)) throw err;
+      this.o.logger.info("wxpay /v3/certificates: none (404); public-key-only merchant", { code: err.code, requestId: err.requestId });
+      certs = [];
     }
     const live = certs.filter((c) => c.expiresAt > now);
     const writes = [
