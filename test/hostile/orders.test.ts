@@ -213,6 +213,20 @@ describe("hostile: another user's orders", () => {
     expect(list.orders.map((o) => o.id)).not.toContain(paying.id);
   });
 
+  it("Bob reusing Alice's Idempotency-Key gets his own order, never hers", async () => {
+    const key = "shared-key-0001";
+    const first = await send(w, "POST", "/v1/orders", { body: JSON.stringify(VALID_ORDER), contentType: JSON_CT }, { ...bearer(alice.token), "idempotency-key": key });
+    expect(first.status).toBe(201);
+    const hers = (JSON.parse(first.body) as { order: OrderJson }).order;
+    const second = await send(w, "POST", "/v1/orders", { body: JSON.stringify(VALID_ORDER), contentType: JSON_CT }, { ...bearer(bob.token), "idempotency-key": key });
+    expect(second.status).toBe(201);
+    const his = (JSON.parse(second.body) as { order: OrderJson }).order;
+    expect(his.id).not.toBe(hers.id);
+    expect(his.outTradeNo).not.toBe(hers.outTradeNo);
+    const bobGetsHers = await send(w, "GET", `/v1/orders/${hers.id}`, noBody, bearer(bob.token));
+    expectApiError(bobGetsHers, [404], "bob reads alice's order after the key collision");
+  });
+
   it("Alice's own terminal orders: pay/cancel a PAID order, pay a CLOSED one → 409, nothing written", async () => {
     await untouched(async () => {
       for (const [method, path] of [

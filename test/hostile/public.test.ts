@@ -19,6 +19,7 @@ import {
   type Answer,
 } from "../support/hostile";
 import { createWorld, type World } from "../support/world";
+import { APIV3_KEY, MERCHANT_PRIVATE_KEY } from "../fixtures/keys";
 
 const SEED = 0x5eed01;
 
@@ -160,7 +161,38 @@ describe("hostile: read-only public routes", () => {
 });
 
 describe("hostile: secrets", () => {
+  it("the scanner itself finds a planted session_key, token signature, key fragment or decrypted body", () => {
+    const [sk] = [...watch.sessionKeys];
+    const [token] = [...watch.tokens];
+    const plants = [
+      JSON.stringify({ msg: "oops", session_key: sk }),
+      JSON.stringify({ msg: "oops", auth: `Bearer ${token}` }),
+      JSON.stringify({ msg: "oops", sig: token!.split(".")[2] }),
+      JSON.stringify({ msg: "oops", pem: MERCHANT_PRIVATE_KEY }),
+      JSON.stringify({ msg: "oops", key: APIV3_KEY }),
+      JSON.stringify({ msg: "oops", body: { bank_type: "OTHERS", trade_state_desc: "支付成功" } }),
+    ];
+    for (const plant of plants) {
+      w.logs.push(plant);
+      try {
+        expect(watch.scanFast().length, plant.slice(0, 60)).toBeGreaterThan(0);
+        if (!plant.includes("bank_type")) expect(watch.scan().length, plant.slice(0, 60)).toBeGreaterThan(0);
+      } finally {
+        w.logs.pop();
+      }
+    }
+  });
+
+  it("a client's X-Request-Id is never reflected: every answer carries our own id", async () => {
+    const a = await send(w, "GET", "/v1/products", { body: null, contentType: null }, { "x-request-id": "<script>alert(1)</script>" });
+    expect(a.headers.get("x-request-id")).toMatch(/^req_[0-9A-Z]{20}$/);
+    const b = await send(w, "POST", "/v1/auth/login", { body: "{", contentType: "application/json" }, { "x-request-id": "evil\r\nset-cookie: a=b".replace(/\r\n/, " ") });
+    expect(b.headers.get("x-request-id")).toMatch(/^req_[0-9A-Z]{20}$/);
+    expect(JSON.parse(b.body).error.requestId).toBe(b.headers.get("x-request-id"));
+  });
+
   it("no secret in any answer or log line of this file", () => {
+    expect(watch.scanFast()).toEqual([]);
     watch.expectNoLeak({ responses: 400, logs: 100, sessionKeys: 4 });
   });
 });
