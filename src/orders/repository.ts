@@ -27,12 +27,18 @@ export type NewOrderItem = Omit<OrderItemRow, "orderId">;
 // Creation and reads
 // ---------------------------------------------------------------------------------------------
 
-/** Stores the order and its lines in one atomic batch. Throws on a UNIQUE violation (see `isUniqueViolation`). */
-export async function insertOrder(db: Db, order: NewOrderRow, items: NewOrderItem[]): Promise<void> {
-  await db.batch([
-    db.insert(orders).values(order),
+/**
+ * Stores the order and its lines in one atomic batch and returns the stored row (`RETURNING`, so
+ * no read-back). Throws on a UNIQUE violation (see `isUniqueViolation`).
+ */
+export async function insertOrder(db: Db, order: NewOrderRow, items: NewOrderItem[]): Promise<OrderRow> {
+  const [inserted] = await db.batch([
+    db.insert(orders).values(order).returning(),
     db.insert(orderItems).values(items.map((it) => ({ ...it, orderId: order.id }))),
   ]);
+  const row = inserted[0];
+  if (!row) throw new Error(`order ${order.id} not returned by its insert`);
+  return row;
 }
 
 /** D1 reports UNIQUE violations only as message text (TOOLCHAIN.md); drizzle may wrap it in `cause`. */
@@ -86,6 +92,24 @@ export async function itemsForOrders(db: Db, orderIds: string[]): Promise<Map<st
   return out;
 }
 
+/**
+ * The order if it is the user's, with its lines, in ONE D1 round trip (a batch of two reads in
+ * one transaction). The lines are read by order id alone and dropped when the order is not the
+ * user's, so another user's order yields nothing.
+ */
+export async function findOrderWithItemsForUser(
+  db: Db,
+  id: string,
+  userId: string,
+): Promise<{ order: OrderRow; items: OrderItemRow[] } | undefined> {
+  const [rows, items] = await db.batch([
+    db.select().from(orders).where(and(eq(orders.id, id), eq(orders.userId, userId))).limit(1),
+    db.select().from(orderItems).where(eq(orderItems.orderId, id)).orderBy(orderItems.line),
+  ]);
+  const order = rows[0];
+  return order ? { order, items } : undefined;
+}
+
 /** Position after which the next page starts: the last row's (createdAt, id). */
 export interface ListCursor {
   createdAt: number;
@@ -115,6 +139,37 @@ export async function listOrdersForUser(
     .orderBy(desc(orders.createdAt), desc(orders.id))
     .limit(limit + 1);
   return { rows: rows.slice(0, limit), more: rows.length > limit };
+}
+
+/**
+ * `listOrdersForUser` and the lines of that page in ONE D1 round trip: the lines are selected
+ * with the page as a subquery (same WHERE, ORDER BY and LIMIT, on orders_user_created), in the
+ * same batch — one transaction, so both reads see the same page.
+ */
+export async function listOrdersWithItemsForUser(
+  db: Db,
+  userId: string,
+  limit: number,
+  after: ListCursor | null,
+): Promise<{ rows: OrderRow[]; more: boolean; items: Map<string, OrderItemRow[]> }> {
+  const where = after
+    ? and(
+        eq(orders.userId, userId),
+        or(lt(orders.createdAt, after.createdAt), and(eq(orders.createdAt, after.createdAt), lt(orders.id, after.id))),
+      )
+    : eq(orders.userId, userId);
+  const page = db.select({ id: orders.id }).from(orders).where(where).orderBy(desc(orders.createdAt), desc(orders.id)).limit(limit);
+  const [rows, itemRows] = await db.batch([
+    db.select().from(orders).where(where).orderBy(desc(orders.createdAt), desc(orders.id)).limit(limit + 1),
+    db.select().from(orderItems).where(inArray(orderItems.orderId, page)).orderBy(orderItems.orderId, orderItems.line),
+  ]);
+  const items = new Map<string, OrderItemRow[]>();
+  for (const r of itemRows) {
+    const list = items.get(r.orderId);
+    if (list) list.push(r);
+    else items.set(r.orderId, [r]);
+  }
+  return { rows: rows.slice(0, limit), more: rows.length > limit, items };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -37,11 +37,13 @@ import {
   findOrderById,
   findOrderByIdempotencyKey,
   findOrderForUser,
+  findOrderWithItemsForUser,
   insertOrder,
   isUniqueViolation,
   itemsForOrders,
-  listOrdersForUser,
+  listOrdersWithItemsForUser,
   type NewOrderItem,
+  type OrderItemRow,
   type OrderRow,
   releasePrepayLock,
 } from "./repository";
@@ -156,9 +158,7 @@ export async function createOrder(
   for (let attempt = 1; !order; attempt++) {
     const row = { ...base, id: newId(deps.random, "ord"), outTradeNo: newOutTradeNo(deps.random, now) };
     try {
-      await insertOrder(db, row, lines);
-      order = await findOrderById(db, row.id);
-      if (!order) throw new Error(`order ${row.id} not found right after insert`);
+      order = await insertOrder(db, row, lines);
     } catch (err) {
       if (idempotencyKey !== null && isUniqueViolation(err, "idempotency_key")) {
         // A concurrent request with the same key stored its order first: answer as a repeat.
@@ -172,7 +172,9 @@ export async function createOrder(
   ctx.log.info("order created", { orderId: order.id, outTradeNo: order.outTradeNo, amount, lines: lines.length });
 
   const prepaid = await prepayHoldingLock(ctx, order, lockUntil);
-  return { created: true, ...(await withPayment(ctx, prepaid.order, prepaid.prepayId)) };
+  // The lines were just stored: the view is built from them, without reading them back.
+  const stored = lines.map((l) => ({ ...l, orderId: prepaid.order.id }));
+  return { created: true, ...(await withPayment(ctx, prepaid.order, prepaid.prepayId, stored)) };
 }
 
 async function repeatCreate(ctx: OrdersContext, existing: OrderRow, hash: string): Promise<OrderWithPayment> {
@@ -291,8 +293,11 @@ async function prepayFailure(ctx: OrdersContext, order: OrderRow, err: unknown):
   return err;
 }
 
-async function withPayment(ctx: OrdersContext, order: OrderRow, prepayId: string): Promise<OrderWithPayment> {
-  const [view, payment] = await Promise.all([viewOf(ctx, order), ctx.pay().requestPayment(prepayId)]);
+async function withPayment(ctx: OrdersContext, order: OrderRow, prepayId: string, items?: OrderItemRow[]): Promise<OrderWithPayment> {
+  const [view, payment] = await Promise.all([
+    items ? toOrderView(order, items) : viewOf(ctx, order),
+    ctx.pay().requestPayment(prepayId),
+  ]);
   return { order: view, payment };
 }
 
@@ -301,8 +306,10 @@ async function withPayment(ctx: OrdersContext, order: OrderRow, prepayId: string
 // ---------------------------------------------------------------------------------------------
 
 export async function getOrder(ctx: OrdersContext, user: SessionUser, orderId: string, sync: boolean): Promise<OrderView> {
-  let order = await findOrderForUser(ctx.db, orderId, user.id);
-  if (!order) throw new AppError("not_found", "order not found");
+  // The order and its lines in one D1 round trip; lines never change, so a sync reuses them.
+  const found = await findOrderWithItemsForUser(ctx.db, orderId, user.id);
+  if (!found) throw new AppError("not_found", "order not found");
+  let order = found.order;
   if (sync && order.status === "PAYING") {
     const claimed = await claimQuery(ctx.db, order.id, ["PAYING"], ctx.deps.clock.now(), SYNC_INTERVAL_MS);
     if (claimed) {
@@ -315,7 +322,7 @@ export async function getOrder(ctx: OrdersContext, user: SessionUser, orderId: s
       }
     }
   }
-  return viewOf(ctx, order);
+  return toOrderView(order, found.items);
 }
 
 /** Queries WeChat and applies the answer through the one path (source "query"). */
@@ -334,8 +341,7 @@ export async function listOrders(
 ): Promise<{ orders: OrderView[]; nextCursor: string | null }> {
   const after = cursor === null ? null : decodeCursor(cursor);
   if (cursor !== null && after === null) throw new AppError("invalid_request", "cursor: not a cursor from a previous page");
-  const { rows, more } = await listOrdersForUser(ctx.db, user.id, limit, after);
-  const items = await itemsForOrders(ctx.db, rows.map((r) => r.id));
+  const { rows, more, items } = await listOrdersWithItemsForUser(ctx.db, user.id, limit, after);
   const last = rows[rows.length - 1];
   return {
     orders: rows.map((r) => toOrderView(r, items.get(r.id) ?? [])),
