@@ -107,7 +107,8 @@ export async function applyEvent(
     // The batch ran (won or lost), so the extra statements are stored: never send them twice.
     extra = [];
     if (result.won) {
-      ctx.log?.info("order transition", { orderId: current.id, from: current.status, to: decision.to, source, event: event.type });
+      // Debug: the order_events row written in the same batch is the durable record of every transition.
+      ctx.log?.debug("order transition", { orderId: current.id, from: current.status, to: decision.to, source, event: event.type });
       if (decision.flags.length > 0) ctx.log?.warn("order flagged", { orderId: current.id, flags: decision.flags });
       return {
         outcome: "applied",

@@ -114,7 +114,8 @@ export function createTransport(config: Config, deps: AppDeps, options: Transpor
           continue;
         }
         const requestId = res.headers.get("Request-ID");
-        log.info("wxpay call", { attempt, status: res.status, requestId });
+        // Debug: routine; the audit row and the caller's one info line per request say what happened.
+        log.debug("wxpay call", { attempt, status: res.status, requestId });
         if (res.status >= 200 && res.status < 300) return { status: res.status, headers: res.headers, body, requestId };
         if (res.status === 429 || res.status >= 500) {
           lastStatus = res.status;
