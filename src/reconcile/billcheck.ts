@@ -6,8 +6,8 @@
  * query the orders WeChat lists as paid but we do not (they converge through `applyTransaction`).
  *
  * State in `kv`: `bill_check.last_date` (the last date fully checked) and
- * `bill_check.retry_at` (not before; set when the bill is not out yet — 400 NO_STATEMENT_EXIST —
- * or the check failed: tried again 10 min later). `bill_check.<date>` keeps the date's summary
+ * `bill_check.retry_at` (set when the bill is not out yet — 400 NO_STATEMENT_EXIST — or the
+ * check failed: the cron tries again 10 min later, `POST /admin/reconcile` right away). `bill_check.<date>` keeps the date's summary
  * for `GET /admin/bills/:date`.
  */
 import { and, eq, gte, inArray, lt } from "drizzle-orm";
@@ -41,13 +41,19 @@ export class BillHashMismatch extends Error {
 /**
  * Runs the check when due (or for `force` date, e.g. from `POST /admin/reconcile?billDate=`).
  */
-export async function runBillCheck(ctx: JobContext, now: number, stats: TaskStats, force?: string): Promise<BillCheckSummary> {
-  const date = force ?? dueBillDate(now);
+export async function runBillCheck(
+  ctx: JobContext,
+  now: number,
+  stats: TaskStats,
+  opts: { force?: string | undefined; trigger: "cron" | "admin" },
+): Promise<BillCheckSummary> {
+  const date = opts.force ?? dueBillDate(now);
   if (date === null) return { status: "not_due", billDate: null };
-  if (!force) {
+  if (!opts.force) {
     const state = await readKv(ctx, [KV_LAST_DATE, KV_RETRY_AT]);
     if (state.get(KV_LAST_DATE) === date) return { status: "already_checked", billDate: date };
-    if (Number(state.get(KV_RETRY_AT) ?? 0) > now) return { status: "waiting", billDate: date };
+    // The cron waits between attempts; an operator's POST /admin/reconcile always tries now.
+    if (opts.trigger === "cron" && Number(state.get(KV_RETRY_AT) ?? 0) > now) return { status: "waiting", billDate: date };
   }
   stats.scanned++;
   try {

@@ -97,7 +97,7 @@ export async function runReconciliation(env: Env, deps: AppDeps, opts: Reconcile
     s.failed += r.failed;
   });
   await timed("bill", async (s) => {
-    bill = await runBillCheck(ctx, startedAt, s, opts.billDate);
+    bill = await runBillCheck(ctx, startedAt, s, { force: opts.billDate, trigger: opts.trigger });
   });
 
   const finishedAt = deps.clock.now();

@@ -79,6 +79,15 @@ describe("daily bill check", () => {
     expect(report.bill).toEqual({ status: "not_ready", billDate: "2026-11-20" });
     expect((await admin(w, "GET", "/admin/bills/2026-11-20")).status).toBe(200);
     expect((await admin(w, "POST", "/admin/reconcile?billDate=20-11-2026")).status).toBe(400);
+
+    // The due date (yesterday) not out yet: the cron waits 10 min between tries, an operator does not.
+    w.clock.set(Date.UTC(2026, 11, 5, 2, 31)); // 2026-12-05 10:31 in Shanghai
+    expect((await runJob(w, { trigger: "cron" })).bill).toEqual({ status: "not_ready", billDate: "2026-12-04" });
+    w.clock.advance(60_000);
+    expect((await runJob(w, { trigger: "cron" })).bill).toEqual({ status: "waiting", billDate: "2026-12-04" });
+    expect((await runJob(w, { trigger: "admin" })).bill).toEqual({ status: "not_ready", billDate: "2026-12-04" });
+    w.clock.advance(10 * 60_000);
+    expect((await runJob(w, { trigger: "cron" })).bill).toEqual({ status: "not_ready", billDate: "2026-12-04" });
   });
 
   it("a download whose SHA-1 differs from the announced one is not used (failed, recorded)", async () => {
