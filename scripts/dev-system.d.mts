@@ -6,7 +6,7 @@ export const WRANGLER: string;
 export const OFFLINE_ENV: Record<string, string>;
 export function systemEnv(configHome: string): NodeJS.ProcessEnv;
 export function ensureDevFiles(o: { devVarsPath: string; simConfigPath: string; workerPort: number; simPort: number }): Promise<boolean>;
-export function migrateLocal(o?: { env?: NodeJS.ProcessEnv; persistTo?: string }): void;
+export function migrateLocal(o?: { env?: NodeJS.ProcessEnv; persistTo?: string; timeoutMs?: number }): void;
 export function startSimulator(o: { env: NodeJS.ProcessEnv; simConfigPath: string; simPort: number; stdio?: StdioOptions; detached?: boolean }): ChildProcess;
 export function startWorker(o: {
   env: NodeJS.ProcessEnv;
@@ -19,7 +19,7 @@ export function startWorker(o: {
   detached?: boolean;
 }): ChildProcess;
 export function freePort(): Promise<number>;
-export function waitForHttp(url: string, o?: { timeoutMs?: number; expectStatus?: number; isAlive?: () => boolean }): Promise<void>;
+export function waitForHttp(url: string, o?: { timeoutMs?: number; expectStatus?: number; isAlive?: () => boolean; onWait?: (msg: string) => void }): Promise<void>;
 export function readDevVar(path: string, name: string): string | undefined;
 export function stopGroup(child: ChildProcess, o?: { graceMs?: number }): Promise<void>;
 

@@ -38,9 +38,9 @@ export async function ensureDevFiles({ devVarsPath, simConfigPath, workerPort, s
 }
 
 /** Applies the D1 migrations to the local database (in `persistTo`, default `.wrangler/state`). */
-export function migrateLocal({ env, persistTo } = {}) {
+export function migrateLocal({ env, persistTo, timeoutMs } = {}) {
   const args = ["d1", "migrations", "apply", "DB", "--local", ...(persistTo ? ["--persist-to", persistTo] : [])];
-  const r = spawnSync(WRANGLER, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+  const r = spawnSync(WRANGLER, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8", ...(timeoutMs ? { timeout: timeoutMs } : {}) });
   if (r.status !== 0) {
     const err = new Error("applying local D1 migrations failed");
     err.output = `${r.stdout ?? ""}\n${r.stderr ?? ""}\n${r.error ? String(r.error) : ""}`;
@@ -83,23 +83,46 @@ export function freePort() {
   });
 }
 
-/** Resolves once GET `url` answers `expectStatus`, or rejects after `timeoutMs`. */
-export async function waitForHttp(url, { timeoutMs = 60_000, expectStatus = 200, isAlive = () => true } = {}) {
-  const deadline = Date.now() + timeoutMs;
+/**
+ * Resolves once GET `url` answers `expectStatus`; rejects after `timeoutMs` whatever happens (a
+ * connection that never answers included), or as soon as `isAlive()` says the server died.
+ */
+export async function waitForHttp(url, { timeoutMs = 60_000, expectStatus = 200, isAlive = () => true, onWait } = {}) {
+  const started = Date.now();
+  const deadline = started + timeoutMs;
   let last = "no answer";
-  while (Date.now() < deadline) {
-    if (!isAlive()) throw new Error(`${url}: the process serving it exited`);
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-      await res.arrayBuffer();
-      if (res.status === expectStatus) return;
-      last = `status ${res.status}`;
-    } catch (e) {
-      last = e instanceof Error ? e.message : String(e);
+  let done = false;
+  let timer;
+  const poll = (async () => {
+    let nextNote = started + 15_000;
+    while (!done && Date.now() < deadline) {
+      if (!isAlive()) throw new Error(`${url}: the process serving it exited`);
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+        await res.arrayBuffer();
+        if (res.status === expectStatus) return;
+        last = `status ${res.status}`;
+      } catch (e) {
+        last = e instanceof Error ? `${e.message}${e.cause?.code ? ` (${e.cause.code})` : ""}` : String(e);
+      }
+      if (onWait && Date.now() >= nextNote) {
+        onWait(`${url}: still waiting after ${Math.round((Date.now() - started) / 1000)} s (${last})`);
+        nextNote += 15_000;
+      }
+      await new Promise((r) => setTimeout(r, 250));
     }
-    await new Promise((r) => setTimeout(r, 250));
+    throw new Error(`${url} not ready after ${timeoutMs} ms (${last})`);
+  })();
+  const guard = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${url} not ready after ${timeoutMs} ms (${last}; hung)`)), timeoutMs + 5_000);
+  });
+  try {
+    await Promise.race([poll, guard]);
+  } finally {
+    done = true;
+    clearTimeout(timer);
+    poll.catch(() => {});
   }
-  throw new Error(`${url} not ready after ${timeoutMs} ms (${last})`);
 }
 
 /** Reads one value from a `.dev.vars` file (dotenv format, `\n` escapes inside double quotes). */
@@ -151,8 +174,9 @@ export async function startTemporarySystem({ log = () => {}, readyTimeoutMs = 90
   const persistTo = join(dir, "state");
   const env = { ...systemEnv(join(dir, "config")), TMPDIR: dir };
   await ensureDevFiles({ devVarsPath, simConfigPath, workerPort, simPort });
-  migrateLocal({ env, persistTo });
-  log(`system: migrated D1 in ${persistTo}`);
+  log(`system: ${dir}; worker port ${workerPort}, simulator port ${simPort}, inspector port ${inspectorPort}`);
+  migrateLocal({ env, persistTo, timeoutMs: 180_000 });
+  log(`system: migrated D1`);
 
   const simLog = openSync(join(dir, "simulator.log"), "a");
   const workerLog = openSync(join(dir, "worker.log"), "a");
@@ -197,8 +221,8 @@ export async function startTemporarySystem({ log = () => {}, readyTimeoutMs = 90
   const simUrl = `http://127.0.0.1:${simPort}`;
   try {
     await Promise.all([
-      waitForHttp(`${simUrl}/__sim`, { timeoutMs: readyTimeoutMs, isAlive: alive(sim) }),
-      waitForHttp(`${workerUrl}/healthz`, { timeoutMs: readyTimeoutMs, isAlive: alive(worker) }),
+      waitForHttp(`${simUrl}/__sim`, { timeoutMs: readyTimeoutMs, isAlive: alive(sim), onWait: log }),
+      waitForHttp(`${workerUrl}/healthz`, { timeoutMs: readyTimeoutMs, isAlive: alive(worker), onWait: log }),
     ]);
   } catch (e) {
     const tail = (f) => {
