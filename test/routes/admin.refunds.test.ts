@@ -31,6 +31,23 @@ describe("POST /admin/orders/:id/refunds", () => {
     expect(detail.refunds.map((x) => x.id)).toEqual([refund.id]);
   });
 
+  it("end to end: WeChat settles, REFUND.SUCCESS arrives at /v1/pay/notify → SUCCESS, order refunded, visible in the admin detail", async () => {
+    const w = createWorld();
+    const { order } = await paidOrder(w);
+    const refund = (await postRefund(w, order.id, { amount: 3600, reason: "sold out" })).body.refund!;
+    await w.sim.settleRefund(refund.outRefundNo, "SUCCESS");
+    await w.sim.flush();
+    expect(w.sim.deliveries.at(-1)).toMatchObject({ eventType: "REFUND.SUCCESS", status: 204 });
+    expect((await getRefundJson(w, refund.id)).status).toBe("SUCCESS");
+    const detail = await adminOrder(w, order.id);
+    expect(detail.order).toMatchObject({ status: "REFUNDED", refundedAmount: 3600 });
+    expect(detail.history.at(-1)).toMatchObject({ from: "PAID", to: "REFUNDED", source: "notify" });
+    expect(detail.notifications.map((n) => [n.eventType, n.outcome])).toEqual([
+      ["TRANSACTION.SUCCESS", "applied"],
+      ["REFUND.SUCCESS", "applied"],
+    ]);
+  });
+
   it("partial then full: PARTIALLY_REFUNDED then REFUNDED, refundedAmount the exact sum", async () => {
     const w = createWorld();
     const { order } = await paidOrder(w);
