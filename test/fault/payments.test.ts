@@ -202,6 +202,18 @@ describe("fault suite: payments under a misbehaving WeChat", () => {
     expect(diff).toEqual([]);
     // Failure paths log more than happy ones: still no key, token, session_key or decrypted body.
     expect(watch.scanFast()).toEqual([]);
+    // WeChat failing is never our 500: the only 5xx the Worker gave are the documented 502s.
+    const fiveXX = watch.recorded
+      .map((r) => ({ what: r.what, status: Number(r.text.slice(0, 3)), body: r.text.slice(r.text.indexOf("\n\n") + 2) }))
+      .filter((r) => r.status >= 500);
+    for (const r of fiveXX) {
+      expect(r.status, `${r.what}: ${r.body.slice(0, 200)}`).toBe(502);
+      expect(["payment_provider_error", "upstream_unavailable"], r.what).toContain((JSON.parse(r.body) as { error: { code: string } }).error.code);
+    }
+    expect(fiveXX.length, "no WeChat failure ever reached a shopper: the faults did not bite").toBeGreaterThan(0);
+    console.log(`fault suite: ${fiveXX.length} documented 502 answers, ${watch.responses} answers scanned, ${w.logs.length} log lines scanned`);
+    // Every notification delivery was accepted (duplicates and concurrent copies included).
+    expect(new Set(w.sim.deliveries.map((d) => d.status))).toEqual(new Set([204, "dropped"]));
     expect(quiet, "the cron job did not converge within the bound").toBeGreaterThanOrEqual(3);
 
     // The run really exercised what it claims to.
