@@ -102,14 +102,20 @@ async function http(base, method, path, { body, headers = {}, quiet = false } = 
     console.log(`   ${who} ${method} ${path}${extra} → ${st} ${dim(`${ms} ms`)}  ${dim(excerpt(json ?? text))}`);
   }
   const fromWorker = base === WORKER && !path.startsWith("/cdn-cgi/");
-  return { status: res.status, json, text, headers: res.headers, ms, fromWorker };
+  return { status: res.status, json, text, headers: res.headers, ms, fromWorker, path };
 }
 
 function expectStatus(r, want, what) {
   const wants = Array.isArray(want) ? want : [want];
   if (!wants.includes(r.status)) {
     const err = r.json?.error ? ` ${r.json.error.code}: ${r.json.error.message}` : ` ${excerpt(r.text, 300)}`;
-    fail(`${what}: expected HTTP ${wants.join(" or ")}, got ${r.status}.${err}`);
+    const hint =
+      r.status === 401 && r.path.startsWith("/admin/")
+        ? "\n  The ADMIN_TOKEN used here is not the running Worker's: if .dev.vars was regenerated, restart `npm run dev`."
+        : r.status === 404 && r.json?.error?.message?.startsWith("no route")
+          ? "\n  The running Worker does not have this route: restart `npm run dev` to pick up the current code."
+          : "";
+    fail(`${what}: expected HTTP ${wants.join(" or ")}, got ${r.status}.${err}${hint}`);
   }
   if (r.fromWorker && !r.headers.get("x-request-id")) fail(`${what}: the answer has no X-Request-Id header`);
   if (r.fromWorker && r.json?.error && r.json.error.requestId !== r.headers.get("x-request-id")) {
