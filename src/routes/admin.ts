@@ -99,7 +99,7 @@ const detailRoute = createRoute({
   summary: "One order with its state history, refunds, notifications, flags and fulfilment",
   ...guard,
   request: { params: IdParams },
-  responses: { 200: { description: "the order and what happened to it", content: json(OrderDetail) }, ...errorResponses("unauthorized", "not_found") },
+  responses: { 200: { description: "the order and what happened to it", content: json(OrderDetail) }, ...errorResponses("invalid_request", "unauthorized", "not_found") },
 });
 
 const refundRoute = createRoute({
@@ -123,7 +123,7 @@ const getRefundRoute = createRoute({
   summary: "One refund",
   ...guard,
   request: { params: IdParams },
-  responses: { 200: { description: "the refund", content: json(z.object({ refund: RefundSchema })) }, ...errorResponses("unauthorized", "not_found") },
+  responses: { 200: { description: "the refund", content: json(z.object({ refund: RefundSchema })) }, ...errorResponses("invalid_request", "unauthorized", "not_found") },
 });
 
 const reconcileRoute = createRoute({
@@ -137,7 +137,7 @@ const reconcileRoute = createRoute({
       billDate: z.string().regex(DATE).optional().openapi({ param: { name: "billDate", in: "query" }, description: "also check this day's trade bill now (YYYY-MM-DD)" }),
     }),
   },
-  responses: { 200: { description: "the run's report", content: json(z.object({ report: ReportSchema })) }, ...errorResponses("unauthorized") },
+  responses: { 200: { description: "the run's report", content: json(z.object({ report: ReportSchema })) }, ...errorResponses("invalid_request", "unauthorized") },
 });
 
 const billRoute = createRoute({

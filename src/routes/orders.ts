@@ -126,7 +126,7 @@ const payRouteDef = createRoute({
   request: { params: IdParams },
   responses: {
     200: { description: "payment parameters", content: json(OrderWithPayment) },
-    ...errorResponses("unauthorized", "not_found", "order_not_payable", "payment_provider_error", "unavailable"),
+    ...errorResponses("invalid_request", "unauthorized", "not_found", "order_not_payable", "payment_provider_error", "unavailable"),
   },
 });
 
@@ -171,7 +171,7 @@ const cancelRouteDef = createRoute({
   request: { params: IdParams },
   responses: {
     200: { description: "the closed order", content: json(OrderOnly) },
-    ...errorResponses("unauthorized", "not_found", "order_not_payable", "payment_provider_error"),
+    ...errorResponses("invalid_request", "unauthorized", "not_found", "order_not_payable", "payment_provider_error"),
   },
 });
 
