@@ -302,6 +302,12 @@ export interface TransitionRequest {
    * attempt lose and re-decide. `applyEvent` always passes it.
    */
   expectTransitionId?: string | null;
+  /**
+   * Further conditions the UPDATE must meet, ANDed into its WHERE (e.g. the refund writer's
+   * "refunded_amount is still what I read and the refund is still PROCESSING"). SQL with `?`
+   * placeholders and their values; never user text in `sql`.
+   */
+  guards?: { sql: string; params: unknown[] }[];
   to: Status;
   patch?: TransitionPatch;
   source: ChangeSource;
@@ -351,6 +357,10 @@ export async function writeTransition(db: Db, req: TransitionRequest): Promise<T
   if (req.expectTransitionId !== undefined) {
     where.push("last_transition_id IS ?");
     whereParams.push(req.expectTransitionId);
+  }
+  for (const g of req.guards ?? []) {
+    where.push(`(${g.sql})`);
+    whereParams.push(...g.params);
   }
   const update = d1
     .prepare(`UPDATE orders SET ${sets.join(", ")} WHERE ${where.join(" AND ")} RETURNING *`)

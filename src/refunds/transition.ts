@@ -5,20 +5,22 @@
  *
  * When a refund becomes SUCCESS the order takes it in the same batch: its `refundedAmount`
  * grows by exactly this refund and its status moves through the ORDER state machine
- * (`decide(…, REFUND_SETTLED)` → PARTIALLY_REFUNDED / REFUNDED), with an `order_events` audit row.
- * The order UPDATE is conditional on the order's status and refunded amount as read and on the
- * refund still being in its old status; the refund UPDATE is conditional on the order UPDATE
- * having won (its `last_transition_id`). Both happen or neither does, so the amount is added
- * exactly once however many notifications and queries race. Zero rows → re-read, re-decide.
+ * (`decide(…, REFUND_SETTLED)` → PARTIALLY_REFUNDED / REFUNDED), written by THE order writer
+ * (`orders/repository.writeTransition`, with its audit row). That UPDATE is also guarded on the
+ * refunded amount as read and on the refund still being in its old status; the refund UPDATE
+ * rides in the same batch, conditional on the order UPDATE having won (its
+ * `last_transition_id`). Both happen or neither does, so the amount is added exactly once
+ * however many notifications and queries race. Zero rows → re-read, re-decide.
  */
 import { and, eq, sql } from "drizzle-orm";
 import type { AppDeps, Db } from "../context";
-import { orders, refunds, type ChangeSource } from "../db/schema";
+import { refunds, type ChangeSource } from "../db/schema";
 import { newId } from "../lib/random";
 import { decide, type Status } from "../orders/state";
 import { getOrderRow, getRefund, type RefundRow } from "./repository";
 import { decideRefund, type RefundState } from "./state";
-import { d1Of, flagIfWon, flagRow, runBatch, type BatchStatement } from "./statements";
+import { d1Of, flagIfWon, flagRow, runBatch, toD1Statement, type BatchStatement } from "./statements";
+import { writeTransition } from "../orders/repository";
 
 export interface RefundCtx {
   db: Db;
@@ -109,11 +111,7 @@ export async function transitionRefund(
       ...(patch.detail !== undefined ? { detail: JSON.stringify(patch.detail) } : {}),
     };
     const flagBase = { orderId: refund.orderId, notificationId: patch.notificationId ?? null, at: now };
-    const flags = decision.flags.map((kind) =>
-      flagIfWon(d1, { ...flagBase, kind, detail: { refundId: refund.id, outRefundNo: refund.outRefundNo, amount: refund.amount, source } }, refund.id, tid),
-    );
-    const statements: BatchStatement[] = [];
-    let refundUpdateIndex: number;
+    const flagDetail = { refundId: refund.id, outRefundNo: refund.outRefundNo, amount: refund.amount, source };
 
     const order = to === "SUCCESS" ? await getOrderRow(db, refund.orderId) : null;
     const orderDecision = order
@@ -124,68 +122,68 @@ export async function transitionRefund(
       : null;
 
     if (order && orderDecision?.kind === "transition") {
+      // The order takes the refund through THE order writer: its UPDATE is also guarded on the
+      // refunded amount we read and on the refund still being in its old status, and the
+      // refund's own UPDATE rides in the same batch, guarded on the order UPDATE having won.
       const total = order.refundedAmount + refund.amount;
-      statements.push(
-        db
-          .update(orders)
-          .set({ refundedAmount: total, status: orderDecision.to, lastTransitionId: tid, updatedAt: now })
-          .where(
-            and(
-              eq(orders.id, order.id),
-              eq(orders.status, order.status),
-              eq(orders.refundedAmount, order.refundedAmount),
-              // Same-status changes race safely (the orders writer's rule too).
-              sql`${orders.lastTransitionId} IS ${order.lastTransitionId}`,
-              sql`EXISTS (SELECT 1 FROM refunds WHERE id = ${refund.id} AND status = ${refund.status})`,
-            ),
+      const written = await writeTransition(db, {
+        orderId: order.id,
+        from: order.status as Status,
+        expectTransitionId: order.lastTransitionId,
+        guards: [
+          { sql: "refunded_amount = ?", params: [order.refundedAmount] },
+          { sql: "EXISTS (SELECT 1 FROM refunds WHERE id = ? AND status = ?)", params: [refund.id, refund.status] },
+        ],
+        to: orderDecision.to,
+        patch: { refundedAmount: total },
+        source,
+        detail: { event: "REFUND_SETTLED", refundId: refund.id, outRefundNo: refund.outRefundNo, amount: refund.amount, refundedAmount: total },
+        flags: decision.flags.map((kind) => ({ kind, detail: flagDetail, notificationId: patch.notificationId ?? null })),
+        extra: (token) => [
+          // Only if the order UPDATE above won (it wrote `token`).
+          toD1Statement(
+            d1,
+            db
+              .update(refunds)
+              .set(set)
+              .where(
+                and(
+                  eq(refunds.id, refund.id),
+                  eq(refunds.status, refund.status),
+                  sql`EXISTS (SELECT 1 FROM orders WHERE id = ${order.id} AND last_transition_id = ${token})`,
+                ),
+              ),
           ),
-      );
-      refundUpdateIndex = statements.length;
-      statements.push(
-        db
-          .update(refunds)
-          .set(set)
-          .where(
-            and(
-              eq(refunds.id, refund.id),
-              eq(refunds.status, refund.status),
-              sql`EXISTS (SELECT 1 FROM orders WHERE id = ${order.id} AND last_transition_id = ${tid})`,
-            ),
-          ),
-      );
-      statements.push(
-        d1
-          .prepare(
-            "INSERT INTO order_events (order_id, from_status, to_status, source, detail, at) SELECT ?, ?, ?, ?, ?, ? " +
-              "WHERE EXISTS (SELECT 1 FROM refunds WHERE id = ? AND last_transition_id = ?)",
-          )
-          .bind(
-            order.id,
-            order.status,
-            orderDecision.to,
-            source,
-            JSON.stringify({ event: "REFUND_SETTLED", refundId: refund.id, outRefundNo: refund.outRefundNo, amount: refund.amount, refundedAmount: total }),
-            now,
-            refund.id,
-            tid,
-          ),
-      );
-    } else {
-      refundUpdateIndex = statements.length;
-      statements.push(db.update(refunds).set(set).where(and(eq(refunds.id, refund.id), eq(refunds.status, refund.status))));
-      if (to === "SUCCESS") {
-        // Money left, but the order cannot take it (e.g. it would exceed the amount): never silent.
-        const reason = !order ? "order not found" : orderDecision?.kind === "reject" ? orderDecision.reason : "no order change";
-        statements.push(
-          flagIfWon(d1, { ...flagBase, kind: "refund_not_applied", detail: { refundId: refund.id, amount: refund.amount, reason } }, refund.id, tid),
-        );
+          ...pending.map((st) => toD1Statement(d1, st)),
+        ],
+        now,
+        token: tid,
+      });
+      pending = [];
+      if (written.won) {
+        deps.logger.info("refund transition", { refundId: refund.id, from: refund.status, to, source });
+        return { kind: "applied", from: refund.status, refund: (await getRefund(db, refundId)) ?? refund };
       }
+      if (attempt >= MAX_ATTEMPTS) throw new Error(`refund ${refundId}: lost the transition race ${attempt} times`);
+      continue;
     }
-    statements.push(...flags, ...pending);
 
+    // The refund alone changes (PROCESSING → CLOSED/ABNORMAL, or SUCCESS the order cannot take).
+    const statements: BatchStatement[] = [
+      db.update(refunds).set(set).where(and(eq(refunds.id, refund.id), eq(refunds.status, refund.status))),
+      ...decision.flags.map((kind) => flagIfWon(d1, { ...flagBase, kind, detail: flagDetail }, refund.id, tid)),
+    ];
+    if (to === "SUCCESS") {
+      // Money left, but the order cannot take it (e.g. it would exceed the amount): never silent.
+      const reason = !order ? "order not found" : orderDecision?.kind === "reject" ? orderDecision.reason : "no order change";
+      statements.push(
+        flagIfWon(d1, { ...flagBase, kind: "refund_not_applied", detail: { refundId: refund.id, amount: refund.amount, reason } }, refund.id, tid),
+      );
+    }
+    statements.push(...pending);
     const results = await runBatch(db, statements);
     pending = [];
-    const won = (results[refundUpdateIndex]?.meta.changes ?? 0) > 0;
+    const won = (results[0]?.meta.changes ?? 0) > 0;
     if (won) {
       deps.logger.info("refund transition", { refundId: refund.id, from: refund.status, to, source });
       return { kind: "applied", from: refund.status, refund: (await getRefund(db, refundId)) ?? refund };
