@@ -100,7 +100,7 @@ describe("hostile: every documented operation answers only what it documents", (
         const query = op.template === "/admin/reconcile" ? rng.pick(["?billDate=FOO", "?billDate=", "?billDate=2026-11-28x", "?billDate=%00"]) : rng.pick(queries);
         const path = fill(op.template, rng.pick(params)) + query;
         const body = op.method !== "GET" && (op.hasBody || rng.chance(0.2)) ? rng.pick(bodies) : bodies[0]!;
-        const auth = rng.chance(0.85) ? credentials(op) : rng.pick([{}, { authorization: "Bearer forged.token.here" }]);
+        const auth: Record<string, string> = rng.chance(0.85) ? credentials(op) : rng.pick<Record<string, string>>([{}, { authorization: "Bearer forged.token.here" }]);
         const a: Answer = await send(w, op.method, path, body, auth);
         sent++;
         const label = `${op.method} ${path.slice(0, 90)} [${body.label}]`;
