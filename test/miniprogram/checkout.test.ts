@@ -16,7 +16,7 @@ const mp = inject("miniprogramDir");
 
 let wx: Bridge;
 beforeAll(() => {
-  wx = installWx({ workerUrl, simUrl });
+  wx = installWx({ simUrl });
 });
 afterEach(async () => {
   await wx.idle();

@@ -38,7 +38,7 @@ function settle(option: AnyOption, ok: boolean, result: Record<string, unknown> 
   option.complete?.(result);
 }
 
-export function installWx({ workerUrl, simUrl }: { workerUrl: string; simUrl: string }): Bridge {
+export function installWx({ simUrl }: { simUrl: string }): Bridge {
   const pending = new Set<Promise<unknown>>();
   const track = <T>(p: Promise<T>): Promise<T> => {
     pending.add(p);
@@ -172,6 +172,5 @@ export function installWx({ workerUrl, simUrl }: { workerUrl: string; simUrl: st
   const g = globalThis as unknown as { wx?: Record<string, unknown> };
   // miniprogram-simulate merges its own wx mocks into an existing global wx: ours win.
   g.wx = Object.assign(g.wx ?? {}, wx);
-  void workerUrl;
   return bridge;
 }
