@@ -371,6 +371,15 @@ export interface paths {
                         "application/json": components["schemas"]["OrderResponse"];
                     };
                 };
+                /** @description invalid_request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description unauthorized */
                 401: {
                     headers: {
@@ -443,6 +452,15 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["OrderWithPayment"];
+                    };
+                };
+                /** @description invalid_request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
                     };
                 };
                 /** @description unauthorized */
