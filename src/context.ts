@@ -7,6 +7,7 @@ import type { Config } from "./config";
 import type { Clock } from "./lib/clock";
 import type { Logger } from "./lib/log";
 import type { Random } from "./lib/random";
+import type { TransportOptions } from "./wechat/pay/client";
 import type * as schema from "./db/schema";
 
 export type Db = DrizzleD1Database<typeof schema>;
@@ -32,6 +33,8 @@ export interface AppDeps {
   /** Back-off waits; tests pass a no-op. */
   sleep: (ms: number) => Promise<void>;
   fulfil: FulfilmentHook;
+  /** Outbound call tuning; defaults: WeChat Pay 5 s per attempt and 2 retries, login 4 s. */
+  upstream?: { wechatPay?: TransportOptions; loginTimeoutMs?: number };
 }
 
 export interface SessionUser {

@@ -25,7 +25,13 @@ export async function login(
   await enforceRateLimit(ctx.d1, deps.clock, `login:ip:${ctx.clientIp}`, config.loginRateLimit, "login attempts from this address");
 
   const keysP = sessionKeys(config.sessionSecret);
-  const session = await code2Session(deps, { apiBase: config.wxApiBase, appid: config.appid, secret: config.appSecret, code });
+  const session = await code2Session(deps, {
+    apiBase: config.wxApiBase,
+    appid: config.appid,
+    secret: config.appSecret,
+    code,
+    ...(deps.upstream?.loginTimeoutMs ? { timeoutMs: deps.upstream.loginTimeoutMs } : {}),
+  });
   await enforceRateLimit(ctx.d1, deps.clock, `login:openid:${session.openid}`, config.loginRateLimit, "login attempts for this user");
 
   const keys = await keysP;

@@ -45,6 +45,8 @@ export function createHarness(opts: HarnessOptions = {}): Harness {
     logger: createLogger((_level, line) => logs.push(line), {}, "debug"),
     sleep: async () => {},
     fulfil: opts.fulfil ?? (async () => {}),
+    // Short timeouts so "WeChat hangs" cases finish quickly; the production defaults are 4–5 s.
+    upstream: { loginTimeoutMs: 500, wechatPay: { timeoutMs: 1000 } },
   };
   const env = { ...baseEnv, ...(opts.env ?? {}) } as Env;
   const app = createApp(deps);

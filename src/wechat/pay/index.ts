@@ -49,7 +49,7 @@ function sharedCache(config: Config): CertificateCache {
 
 export function createWechatPay(input: CreateWechatPayInput): WechatPay {
   const { config, deps, db } = input;
-  const transport = createTransport(config, deps, input.options);
+  const transport = createTransport(config, deps, input.options ?? deps.upstream?.wechatPay);
   const publicOnly = createKeyResolver({ publicKey: config.publicKey, certificates: null });
   const certificates = new CertificateStore({
     db,
