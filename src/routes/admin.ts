@@ -18,7 +18,7 @@ import { createRefund } from "../refunds/service";
 import type { RefundServiceCtx } from "../refunds/submit";
 import { createWechatPay } from "../wechat/pay";
 import { OrderSchema } from "./orders";
-import { bearerAuth, BODY_ERRORS, errorResponses } from "./schemas";
+import { bearerAuth, BODY_ERRORS, errorResponses, idempotencyHeaders } from "./schemas";
 
 const json = <T>(schema: T) => ({ "application/json": { schema } });
 const tags = ["admin"];
@@ -56,15 +56,7 @@ export const RefundRequest = z
   .strict()
   .openapi("RefundRequest");
 
-const IdempotencyHeaders = z.object({
-  "idempotency-key": z
-    .string()
-    .min(1)
-    .max(128)
-    .regex(/^[\x21-\x7e]+$/, "must be 1–128 printable ASCII characters")
-    .optional()
-    .openapi({ description: "repeat the same key with the same body to get the same refund back" }),
-});
+const IdempotencyHeaders = idempotencyHeaders("refund");
 
 const ReportSchema = z
   .object({

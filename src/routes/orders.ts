@@ -10,7 +10,7 @@ import { runFulfilment } from "../fulfilment/runner";
 import { cancelOrder, createOrder, getOrder, listOrders, type OrdersContext, payOrder, type PaymentGateway } from "../orders/service";
 import { ORDER_STATUSES } from "../db/schema";
 import { createWechatPay } from "../wechat/pay";
-import { bearerAuth, BODY_ERRORS, errorResponses } from "./schemas";
+import { bearerAuth, BODY_ERRORS, errorResponses, idempotencyHeaders } from "./schemas";
 
 // ---------------------------------------------------------------------------------------------
 // Schemas (they validate requests and generate /openapi.json)
@@ -74,15 +74,7 @@ export const PaymentSchema = z
 const OrderWithPayment = z.object({ order: OrderSchema, payment: PaymentSchema }).openapi("OrderWithPayment");
 const OrderOnly = z.object({ order: OrderSchema }).openapi("OrderResponse");
 
-const IdempotencyHeaders = z.object({
-  "idempotency-key": z
-    .string()
-    .min(1)
-    .max(128)
-    .regex(/^[\x21-\x7e]+$/, "must be 1–128 printable ASCII characters")
-    .optional()
-    .openapi({ description: "repeat the same key with the same body to get the same order back" }),
-});
+const IdempotencyHeaders = idempotencyHeaders("order");
 
 const IdParams = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" } }) });
 

@@ -33,3 +33,15 @@ export function errorResponses(...codes: ErrorCode[]) {
 export const BODY_ERRORS: ErrorCode[] = ["invalid_request", "payload_too_large", "unsupported_media_type"];
 
 export const bearerAuth = [{ bearerAuth: [] }];
+
+/** The optional `Idempotency-Key` header: repeat a key with the same body to get the same `what` back. */
+export const idempotencyHeaders = (what: string) =>
+  z.object({
+    "idempotency-key": z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[\x21-\x7e]+$/, "must be 1–128 printable ASCII characters")
+      .optional()
+      .openapi({ description: `repeat the same key with the same body to get the same ${what} back` }),
+  });

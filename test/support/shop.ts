@@ -3,29 +3,13 @@
  * simulator (what wx.requestPayment does), read the order back.
  */
 import { env } from "cloudflare:workers";
+import type { OrderView } from "../../src/orders/format";
+import type { RequestPaymentParams } from "../../src/wechat/pay/port";
 import type { World } from "./world";
 
-export interface OrderJson {
-  id: string;
-  outTradeNo: string;
-  status: string;
-  amount: number;
-  currency: string;
-  refundedAmount: number;
-  transactionId: string | null;
-  paidAt: string | null;
-  createdAt: string;
-  expiresAt: string;
-  items: { productId: string; name: string; quantity: number; unitPrice: number }[];
-}
-
-export interface PaymentJson {
-  timeStamp: string;
-  nonceStr: string;
-  package: string;
-  signType: "RSA";
-  paySign: string;
-}
+/** The API's own shapes (SPEC §3): `order` and `payment` as the Worker serialises them. */
+export type OrderJson = OrderView;
+export type PaymentJson = RequestPaymentParams;
 
 export async function placeOrder(
   w: World,

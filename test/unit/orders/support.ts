@@ -4,28 +4,8 @@
  */
 import { createWorld, type World, type WorldOptions } from "../../support/world";
 
-export interface OrderJson {
-  id: string;
-  outTradeNo: string;
-  status: string;
-  amount: number;
-  currency: string;
-  description: string;
-  items: { productId: string; name: string; quantity: number; unitPrice: number }[];
-  refundedAmount: number;
-  transactionId: string | null;
-  createdAt: string;
-  paidAt: string | null;
-  expiresAt: string;
-}
-
-export interface PaymentJson {
-  timeStamp: string;
-  nonceStr: string;
-  package: string;
-  signType: string;
-  paySign: string;
-}
+export type { OrderJson, PaymentJson } from "../../support/shop";
+import type { OrderJson, PaymentJson } from "../../support/shop";
 
 export interface ErrorJson {
   error: { code: string; message: string; requestId: string };
