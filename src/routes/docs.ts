@@ -13,6 +13,21 @@ export function registerDocs(app: OpenAPIHono<AppEnv>): void {
     scheme: "bearer",
     description: "Session token from POST /v1/auth/login (mini-program routes) or ADMIN_TOKEN (/admin routes)",
   });
+  // The documentation routes document themselves too (SPEC §3 "Operations").
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/openapi.json",
+    tags: ["operations"],
+    summary: "This OpenAPI 3 document",
+    responses: { 200: { description: "the document", content: { "application/json": { schema: { type: "object" } } } } },
+  });
+  app.openAPIRegistry.registerPath({
+    method: "get",
+    path: "/docs",
+    tags: ["operations"],
+    summary: "A browsable page of this document (works offline)",
+    responses: { 200: { description: "HTML", content: { "text/html": { schema: { type: "string" } } } } },
+  });
   app.doc("/openapi.json", {
     openapi: "3.0.3",
     info: {

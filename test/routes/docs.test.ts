@@ -10,6 +10,16 @@ describe("API documentation", () => {
     expect(doc.openapi).toMatch(/^3\./);
     expect(doc.paths["/v1/auth/login"]?.post?.responses).toHaveProperty("401");
     expect(doc.paths["/v1/products"]?.get).toBeDefined();
+    // Every route of SPEC §3.
+    const routes = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
+    expect(routes.sort()).toEqual(
+      [
+        "POST /v1/auth/login", "GET /v1/products", "POST /v1/orders", "POST /v1/orders/{id}/pay", "GET /v1/orders/{id}",
+        "GET /v1/orders", "POST /v1/orders/{id}/cancel", "POST /v1/pay/notify", "GET /admin/orders", "GET /admin/orders/{id}",
+        "POST /admin/orders/{id}/refunds", "GET /admin/refunds/{id}", "POST /admin/reconcile", "GET /admin/bills/{date}",
+        "GET /healthz", "GET /openapi.json", "GET /docs",
+      ].sort(),
+    );
   });
 
   it("serves a browsable page that needs no CDN", async () => {
