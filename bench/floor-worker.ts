@@ -187,7 +187,8 @@ async function floorCreate(db: D1Database, b: Json, variant: string): Promise<Re
       .prepare(
         "UPDATE orders SET status = ?, last_transition_id = ?, updated_at = ?, prepay_id = ?, prepay_at = ?, prepay_lock_until = ?, next_check_at = ? WHERE id = ? AND status = ? RETURNING *",
       )
-      .bind("PAYING", token, later, `wx${rnd(30)}`, later, null, later + 60_000, id, "CREATED"),
+      // next_check_at NULL: the reconciler must not query WeChat about the floor's orders.
+      .bind("PAYING", token, later, `wx${rnd(30)}`, later, null, null, id, "CREATED"),
     db
       .prepare(`INSERT INTO order_events (order_id, from_status, to_status, source, detail, at) SELECT ?, ?, ?, ?, ?, ? WHERE ${WON}`)
       .bind(id, "CREATED", "PAYING", "api", JSON.stringify({ event: "PREPAY_ISSUED", prepay: "first" }), later, id, token),
@@ -266,12 +267,11 @@ async function floorGet(db: D1Database, q: URLSearchParams, variant: string): Pr
   const id = q.get("id") ?? "";
   const user = q.get("user") ?? "";
   const byId = db.prepare(`select ${ORDER_COLS} from "orders" where ("orders"."id" = ? and "orders"."user_id" = ?) limit ?`).bind(id, user, 1);
-  const items = db.prepare(`select ${ITEM_COLS} from "order_items" where "order_items"."order_id" in (?) order by "order_items"."order_id", "order_items"."line"`).bind(id);
   if (variant === "batched") {
-    await db.batch([byId, items]);
+    await db.batch([byId, db.prepare(`select ${ITEM_COLS} from "order_items" where "order_items"."order_id" = ? order by "order_items"."line"`).bind(id)]);
   } else {
     await byId.all();
-    await items.all();
+    await db.prepare(`select ${ITEM_COLS} from "order_items" where "order_items"."order_id" in (?) order by "order_items"."order_id", "order_items"."line"`).bind(id).all();
   }
   return json({});
 }
@@ -353,7 +353,7 @@ async function seedScale(db: D1Database, b: Json): Promise<Response> {
     db
       .prepare(
         `INSERT INTO orders (id, user_id, openid, out_trade_no, status, amount, currency, description, time_expire, expires_at, prepay_id, prepay_at, transaction_id, paid_at, created_at, updated_at, last_transition_id) ` +
-          `${series} SELECT 'ord_SEED' || printf('%08d', n), 'usr_SEED' || printf('%08d', n % ?), 'oSeed' || printf('%08d', n % ?), 'WXSEED' || printf('%010d', n), ` +
+          `${series} SELECT 'ord_SEED' || printf('%08d', n), 'usr_SEED' || printf('%08d', n % ? + 1), 'oSeed' || printf('%08d', n % ? + 1), 'WXSEED' || printf('%010d', n), ` +
           `CASE WHEN n % 5 = 0 THEN 'CLOSED' ELSE 'PAID' END, 100 + n % 900, 'CNY', 'Pour-over coffee', '2030-01-01T00:00:00+08:00', ? + n * ? + 1800000, 'wx_seed_' || n, ? + n * ?, ` +
           `CASE WHEN n % 5 = 0 THEN NULL ELSE '4200SEED' || printf('%012d', n) END, CASE WHEN n % 5 = 0 THEN NULL ELSE ? + n * ? + 30000 END, ? + n * ?, ? + n * ?, 'trn_seed' FROM s`,
       )

@@ -21,7 +21,7 @@ import { CONNECTIONS, load } from "./lib/load.mjs";
 import { cpuMs, findWorkerd, freePorts, installCleanup, otherLoad, ourPids, sleep, startProcess, stopAll } from "./lib/procs.mjs";
 import { startProfile, summarize } from "./lib/profile.mjs";
 import { writeReport } from "./lib/report.mjs";
-import { buildNotifications, nodeTwoSignatureFloor } from "./lib/wechat.mjs";
+import { buildNotifications, cst, nodeTwoSignatureFloor, prepayAndPayAtSimulator } from "./lib/wechat.mjs";
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(BENCH, "..");
@@ -55,7 +55,8 @@ const offlineEnv = {
   NO_COLOR: "1",
 };
 
-const log = (...a) => console.log(...a);
+const T0 = Date.now();
+const log = (...a) => console.log(`[${String(Math.round((Date.now() - T0) / 1000)).padStart(4)}s]`, ...a);
 const fmt = (n, d = 2) => (n === null || n === undefined || Number.isNaN(n) ? "–" : Number(n).toFixed(d));
 
 // ---------------------------------------------------------------------------------------------
@@ -64,6 +65,7 @@ const fmt = (n, d = 2) => (n === null || n === undefined || Number.isNaN(n) ? "�
 
 async function http(port, method, path, { headers = {}, body } = {}) {
   const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+    signal: AbortSignal.timeout(120_000),
     method,
     headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
     body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
@@ -157,6 +159,11 @@ function machine() {
 async function main() {
   installCleanup();
   const t0 = Date.now();
+  // A run is a few minutes; past this something hangs (a Worker that stopped answering).
+  setTimeout(() => {
+    console.error(`✗ the bench has run for ${QUICK ? 10 : 20} minutes: giving up`);
+    process.kill(process.pid, "SIGTERM");
+  }, (QUICK ? 10 : 20) * 60_000).unref();
   rmSync(RUN, { recursive: true, force: true });
   mkdirSync(STATE, { recursive: true });
   rmSync(offlineEnv.WRANGLER_LOG_PATH, { force: true });
@@ -373,6 +380,14 @@ function printPhase(name, prod, fl) {
 // A measured phase: CPU of the target's own workerd before → load → wait for waitUntil work → after
 // ---------------------------------------------------------------------------------------------
 
+/** wrangler replaces its workerd when it reloads the Worker: a phase across a reload measures nothing. */
+function assertAlive(ctx, target) {
+  const pid = target === "prod" ? ctx.W.worker : ctx.F.worker;
+  if (!existsSync(`/proc/${pid}`)) {
+    throw new Error(`the ${target === "prod" ? "Worker's" : "floor Worker's"} workerd (pid ${pid}) is gone: wrangler restarted or lost it; see bench/.tmp/run/*.log`);
+  }
+}
+
 async function refreshConnections(port, path) {
   await Promise.all(Array.from({ length: CONNECTIONS * 2 }, () => http(port, "GET", path).catch(() => null)));
 }
@@ -390,6 +405,7 @@ async function settle(pid) {
 }
 
 async function runPhase(ctx, route, target, amount) {
+  if (argv.includes("--verbose")) log(`    ${route.name} ${target} ×${amount}`);
   const spec = route[target](amount);
   const pid = target === "prod" ? ctx.W.worker : ctx.F.worker;
   const proxy = target === "prod" ? ctx.W.proxy[0] : ctx.F.proxy[0];
@@ -398,10 +414,12 @@ async function runPhase(ctx, route, target, amount) {
   // a POST sent on one fails with 503 "Your worker restarted mid-request" (GETs are retried by
   // the proxy). A burst of concurrent GETs right before the phase replaces them.
   await refreshConnections(port, target === "prod" ? "/healthz" : "/health");
+  assertAlive(ctx, target);
   await settle(pid);
   const c0 = cpuMs(pid);
   const p0 = proxy ? cpuMs(proxy) : 0;
   const r = await load({ port, amount, maxSeconds: PHASE_MAX_SECONDS, ...spec });
+  assertAlive(ctx, target);
   await settle(pid);
   const cpu = cpuMs(pid) - c0;
   const proxyCpu = proxy ? cpuMs(proxy) - p0 : null;
@@ -486,6 +504,7 @@ function defineRoutes(ctx) {
     },
     create: {
       name: "create",
+      variants: ["", "returning"],
       prod() {
         const next = rot(users.map((u) => ({ headers: { authorization: `Bearer ${u.token}` } })));
         return { method: "POST", path: "/v1/orders", headers: { "content-type": "application/json" }, body: ctx.ORDER_BODY, next, expectStatus: [201] };
@@ -497,6 +516,7 @@ function defineRoutes(ctx) {
     },
     notifyFirst: {
       name: "notifyFirst",
+      variants: ["", "batched"],
       async prepare(n, tag) {
         const seeded = await seedPayingPair(n + extra, tag);
         this.prodOrders = seeded.prod;
@@ -516,7 +536,7 @@ function defineRoutes(ctx) {
           body: JSON.stringify({ notificationId: `floor-${this.floorTag}-${k}`, outTradeNo: o.outTradeNo, transactionId: `4300${this.floorTag}${String(k).padStart(10, "0")}`, resource }),
         }));
         this.floorApplied = list;
-        return { method: "POST", path: `/floor/notify?variant=${ctx.floorVariants?.fulfil ?? ""}`, headers: { "content-type": "application/json" }, next: seq(list, "floor notifications"), expectStatus: [204] };
+        return { method: "POST", path: `/floor/notify?variant=${ctx.floorVariants?.notifyFirst ?? ""}`, headers: { "content-type": "application/json" }, next: seq(list, "floor notifications"), expectStatus: [204] };
       },
     },
     notifyDup: {
@@ -533,6 +553,7 @@ function defineRoutes(ctx) {
     },
     get: {
       name: "get",
+      variants: ["", "batched"],
       prod() {
         return { method: "GET", path: "/", next: rot(pairs.map((p) => ({ path: `/v1/orders/${p.id}`, headers: { authorization: `Bearer ${p.user.token}` } }))) };
       },
@@ -542,6 +563,7 @@ function defineRoutes(ctx) {
     },
     list: {
       name: "list",
+      variants: ["", "batched"],
       prod() {
         return { method: "GET", path: "/v1/orders", next: rot(users.map((u) => ({ headers: { authorization: `Bearer ${u.token}` } }))) };
       },
@@ -585,12 +607,23 @@ async function countRoundTrips(ctx, routes) {
   for (const [name, r] of Object.entries(routes)) {
     if (r.prepare && name !== "notifyDup") await r.prepare(K + 2, "count");
     const p = r.prod(K);
-    const f = r.floor(K);
     const prod = [];
-    const floor = [];
     for (let i = 0; i < K; i++) prod.push(await once(() => viaCount(p)));
-    for (let i = 0; i < K; i++) floor.push(await once(() => viaFloor(f)));
-    out[name] = { prod: avg(prod), floor: avg(floor) };
+    const pa = avg(prod);
+    // The floor mirrors the code under test: of its variants (e.g. reads batched or not), the
+    // one issuing the same number of round trips and statements is used for the measured phases.
+    let chosen = null;
+    for (const v of r.variants ?? [""]) {
+      ctx.floorVariants = { ...ctx.floorVariants, [name]: v };
+      if (r.prepare && name !== "notifyDup" && v !== (r.variants ?? [""])[0]) await r.prepare(K + 2, "count");
+      const f = r.floor(K);
+      const floor = [];
+      for (let i = 0; i < K; i++) floor.push(await once(() => viaFloor(f)));
+      const fa = avg(floor);
+      chosen = { variant: v, ...fa };
+      if (fa.roundTrips === pa.roundTrips && fa.statements === pa.statements) break;
+    }
+    out[name] = { prod: pa, floor: chosen };
   }
   return out;
 }
@@ -616,49 +649,63 @@ async function queryPlans(ctx) {
   return out;
 }
 
+/** The reconciler's per-run bound on PAYING orders, read from its source (DEFAULT_LIMITS). */
+function reconcileBound() {
+  try {
+    const text = readFileSync(join(ROOT, "src", "reconcile", "context.ts"), "utf8");
+    const m = /DEFAULT_LIMITS[^{]*\{([^}]*)\}/.exec(text);
+    return m ? Object.fromEntries([...m[1].matchAll(/(\w+):\s*(\d+)/g)].map((x) => [x[1], Number(x[2])])) : null;
+  } catch {
+    return null;
+  }
+}
+
 async function reconcileRun(ctx) {
   const n = COUNTS.pending;
   const now = Date.now();
   const payer = ctx.users[1];
-  log(`• reconciliation: seeding ${n} PAYING orders, due for their check`);
+  const registered = QUICK ? 100 : 200;
+  log(`• reconciliation: ${n} PAYING orders due for their check; the ${registered} oldest prepaid at the simulator, half of them paid there (notifications lost)`);
   await must(ctx.floorPort, "POST", "/seed/paying", {
-    body: { prefix: "BRECON", count: n, userId: payer.id, openid: payer.openid, amount: 1800, nextCheckAt: now - 1000, createdAt: now - 120_000, expiresAt: now + 3_600_000 },
+    body: { prefix: "BRECON", count: n, userId: payer.id, openid: payer.openid, amount: 1800, nextCheckAt: now - 600_000, createdAt: now - 900_000, expiresAt: now + 3_600_000 },
   });
-  const pid = ctx.W.worker;
-  await settle(pid);
-  const c0 = cpuMs(pid);
-  const started = Date.now();
+  const oldest = Array.from({ length: registered }, (_, k) => ({ outTradeNo: `BRECON${String(k + 1).padStart(8, "0")}`, amount: 1800, openid: payer.openid }));
+  const atSim = await prepayAndPayAtSimulator({ simPort: ctx.simPort, sim: ctx.simulator, vars: ctx.vars, orders: oldest, timeExpire: cst(now + 3_600_000) });
+  const bound = reconcileBound();
   const admin = { authorization: `Bearer ${ctx.vars.ADMIN_TOKEN}` };
-  const r = await http(ctx.workerPort, "POST", "/admin/reconcile", { headers: admin, body: {} }).catch((e) => ({ status: 0, text: String(e) }));
-  let out;
-  if (r.status === 200 && r.json) {
-    out = { trigger: "POST /admin/reconcile", status: 200, wallMs: Date.now() - started, report: r.json.report ?? r.json };
-  } else {
-    // No admin route (yet): the cron trigger, then the report row it writes.
-    const before = (await must(ctx.floorPort, "GET", "/stats")).json.reconcileRuns?.[0]?.id ?? 0;
-    const s = await http(ctx.workerPort, "GET", `/cdn-cgi/handler/scheduled?cron=${encodeURIComponent("* * * * *")}&time=${Date.now()}`);
-    let row = null;
-    for (let i = 0; i < 240 && !row; i++) {
-      await sleep(250);
-      const runs = (await must(ctx.floorPort, "GET", "/stats")).json.reconcileRuns ?? [];
-      row = runs.find((x) => x.id > before && x.finished_at) ?? null;
-    }
+  const pid = ctx.W.worker;
+  const runs = [];
+  for (let i = 0; i < 3; i++) {
     await settle(pid);
-    out = {
-      trigger: `GET /cdn-cgi/handler/scheduled (POST /admin/reconcile answered ${r.status})`,
-      status: s.status,
-      wallMs: Date.now() - started,
-      report: row ? JSON.parse(row.report ?? "null") : null,
-    };
-    if (!row) out.missing = "the cron run wrote no reconcile_runs row: the reconciliation job is not wired in (yet)";
+    const c0 = cpuMs(pid);
+    const started = Date.now();
+    const r = await http(ctx.workerPort, "POST", "/admin/reconcile", { headers: admin, body: {} }).catch((e) => ({ status: 0, text: String(e) }));
+    const wallMs = Date.now() - started;
+    await settle(pid);
+    if (r.status !== 200 || !r.json) {
+      runs.push({ status: r.status, missing: `POST /admin/reconcile answered ${r.status}: ${String(r.text).slice(0, 200)}` });
+      break;
+    }
+    const report = r.json.report ?? r.json;
+    const paying = report.tasks?.payingOrders;
+    const { json: left } = await must(ctx.floorPort, "POST", "/sql", { body: { sql: "SELECT COUNT(*) AS n FROM orders WHERE status = 'PAYING' AND id LIKE 'ord_BRECON%'" } });
+    runs.push({
+      status: 200,
+      wallMs,
+      cpuMs: cpuMs(pid) - c0,
+      scanned: report.scanned,
+      changed: report.changed,
+      failed: report.failed,
+      payingOrders: paying,
+      withinBound: bound?.payingOrders === undefined || paying === undefined ? null : paying.scanned <= bound.payingOrders,
+      pendingLeft: left[0]?.n ?? null,
+      errors: (report.errors ?? []).slice(0, 3),
+      report: i === 0 ? report : undefined,
+    });
+    const x = runs[runs.length - 1];
+    log(`  run ${i + 1}: scanned ${x.scanned} (PAYING task ${paying?.scanned ?? "?"}, bound ${bound?.payingOrders ?? "?"}), changed ${x.changed}, failed ${x.failed} in ${wallMs} ms wall, ${fmt(x.cpuMs, 0)} ms Worker CPU; ${x.pendingLeft} of the seeded still PAYING`);
   }
-  await settle(pid);
-  out.cpuMs = cpuMs(pid) - c0;
-  out.pendingSeeded = n;
-  const stats = (await must(ctx.floorPort, "GET", "/stats")).json;
-  out.ordersByStatusAfter = stats.orders;
-  log(`  ${out.trigger}: ${out.missing ?? `scanned ${out.report?.scanned ?? "?"}, changed ${out.report?.changed ?? "?"}, failed ${out.report?.failed ?? "?"}`} in ${out.wallMs} ms (Worker CPU ${fmt(out.cpuMs, 0)} ms)`);
-  return out;
+  return { pendingSeeded: n, registeredAtSimulator: atSim, bound, runs, trigger: "POST /admin/reconcile" };
 }
 
 try {

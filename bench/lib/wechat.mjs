@@ -92,3 +92,49 @@ export function nodeTwoSignatureFloor(privateKeyPem, iterations = 300) {
   const us = Number(process.hrtime.bigint() - t0) / 1000 / iterations;
   return { iterations, twoSignaturesUs: us, rsaSignUs: us / 2 };
 }
+
+/**
+ * Registers orders at the simulator as a merchant would (a signed JSAPI prepay per order), then
+ * pays some of them as the user would (a signed wx.requestPayment), with a notify_url nobody
+ * listens on: payments whose notifications are lost, which is what reconciliation is for.
+ */
+export async function prepayAndPayAtSimulator({ simPort, sim, vars, orders, payEvery = 2, timeExpire }) {
+  const key = createPrivateKey(vars.WXPAY_MCH_PRIVATE_KEY);
+  const base = `http://127.0.0.1:${simPort}`;
+  let paid = 0;
+  for (const [i, o] of orders.entries()) {
+    const body = JSON.stringify({
+      appid: sim.appid,
+      mchid: sim.mchid,
+      description: "Pour-over coffee",
+      out_trade_no: o.outTradeNo,
+      time_expire: timeExpire,
+      notify_url: "http://127.0.0.1:9/v1/pay/notify",
+      amount: { total: o.amount, currency: "CNY" },
+      payer: { openid: o.openid },
+    });
+    const ts = String(Math.floor(Date.now() / 1000));
+    const nonce = alnum(32);
+    const signature = sign("sha256", Buffer.from(`POST\n/v3/pay/transactions/jsapi\n${ts}\n${nonce}\n${body}\n`), key).toString("base64");
+    const auth = `WECHATPAY2-SHA256-RSA2048 mchid="${sim.mchid}",nonce_str="${nonce}",timestamp="${ts}",serial_no="${vars.WXPAY_MCH_SERIAL}",signature="${signature}"`;
+    const res = await fetch(`${base}/v3/pay/transactions/jsapi`, {
+      method: "POST",
+      headers: { authorization: auth, "content-type": "application/json", accept: "application/json" },
+      body,
+    });
+    const json = await res.json();
+    if (!res.ok) throw new Error(`simulator prepay ${o.outTradeNo}: ${res.status} ${JSON.stringify(json)}`);
+    if (i % payEvery !== 0) continue;
+    const pkg = `prepay_id=${json.prepay_id}`;
+    const payNonce = alnum(32);
+    const paySign = sign("sha256", Buffer.from(`${sim.appid}\n${ts}\n${payNonce}\n${pkg}\n`), key).toString("base64");
+    const pay = await fetch(`${base}/__sim/pay`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ payment: { timeStamp: ts, nonceStr: payNonce, package: pkg, signType: "RSA", paySign }, openid: o.openid }),
+    });
+    if (!pay.ok) throw new Error(`simulator pay ${o.outTradeNo}: ${pay.status} ${await pay.text()}`);
+    paid++;
+  }
+  return { prepaid: orders.length, paid };
+}
