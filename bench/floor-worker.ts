@@ -1,7 +1,6 @@
 /**
  * The bench's second Worker (never deployed; started only by `npm run bench`). It shares the
- * production Worker's local D1 database (same database id, same `--persist-to` directory, same
- * migrations) and offers:
+ * production Worker's schema and kind of data and offers:
  *
  *  - `/floor/<route>`: one bare route per measured production route, issuing the same D1
  *    statements (same number, same kind, same round trips: single queries vs batches) and
@@ -14,7 +13,11 @@
  *    of D1Database/D1PreparedStatement are wrapped while counting is on). Used in a short
  *    sequential pass to report, per route, how many D1 round trips a request makes and which
  *    statements (waitUntil work included).
- *  - `/seed/*` and `/stats`: bulk data for the scale pass and checks of what the run did.
+ *  - `/seed/sql`, `/stats`, `/explain`: bulk data (bench/lib/seedsql.mjs), counts, query plans.
+ *
+ * Its D1 database is its own (another database id in the same `--persist-to` directory, same
+ * migrations): two workerd processes must not share one SQLite file (locally, writes from one
+ * stall the other).
  */
 import prod from "../src/index";
 
@@ -305,82 +308,14 @@ async function floorList(db: D1Database, q: URLSearchParams, variant: string): P
 }
 
 // ---------------------------------------------------------------------------------------------
-// Seeding (bulk, one recursive-CTE statement per table) and stats
+// Seeding (statements from bench/lib/seedsql.mjs, run as one batch) and stats
 // ---------------------------------------------------------------------------------------------
 
-/** PAYING orders (one line each) for `userId`, ids/out_trade_nos `<prefix>…` 1..count; returns them. */
-async function seedPaying(db: D1Database, b: Json): Promise<Response> {
-  const prefix = String(b.prefix);
-  const count = Number(b.count);
-  const userId = String(b.userId);
-  const openid = String(b.openid);
-  const amount = Number(b.amount ?? 1);
-  const nextCheckAt = b.nextCheckAt === undefined ? null : Number(b.nextCheckAt);
-  const createdAt = b.createdAt === undefined ? Date.now() : Number(b.createdAt);
-  const expiresAt = Number(b.expiresAt ?? Date.now() + 1_800_000);
-  const series = `WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < ?)`;
-  await db.batch([
-    db
-      .prepare(
-        `INSERT INTO orders (id, user_id, openid, out_trade_no, status, amount, currency, description, time_expire, expires_at, prepay_id, prepay_at, next_check_at, created_at, updated_at) ` +
-          `${series} SELECT 'ord_' || ? || printf('%08d', n), ?, ?, ? || printf('%08d', n), 'PAYING', ?, 'CNY', 'Pour-over coffee', '2030-01-01T00:00:00+08:00', ?, 'wx_seed_' || n, ?, ?, ? + n, ? + n FROM s`,
-      )
-      .bind(count, prefix, userId, openid, prefix, amount, expiresAt, createdAt, nextCheckAt, createdAt, createdAt),
-    db
-      .prepare(
-        `INSERT INTO order_items (order_id, line, product_id, name, quantity, unit_price) ${series} SELECT 'ord_' || ? || printf('%08d', n), 1, 'prod_coffee', 'Pour-over coffee', 1, ? FROM s`,
-      )
-      .bind(count, prefix, amount),
-  ]);
-  return json({ count });
-}
-
-/**
- * The scale data set: `users` users and `orders` orders spread over them (80 % PAID with their
- * notification, audit row and done fulfilment; 20 % CLOSED), created over the past 30 days.
- */
-async function seedScale(db: D1Database, b: Json): Promise<Response> {
-  const users = Number(b.users);
-  const orders = Number(b.orders);
-  const now = Date.now();
-  const t0 = now - 30 * 86_400_000;
-  const series = `WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < ?)`;
+async function seedSql(db: D1Database, b: Json): Promise<Response> {
   const started = Date.now();
-  await db.batch([
-    db
-      .prepare(`INSERT INTO users (id, openid, unionid, session_key_enc, created_at, updated_at) ${series} SELECT 'usr_SEED' || printf('%08d', n), 'oSeed' || printf('%08d', n), NULL, 'sealed', ?, ? FROM s`)
-      .bind(users, t0, t0),
-    db
-      .prepare(
-        `INSERT INTO orders (id, user_id, openid, out_trade_no, status, amount, currency, description, time_expire, expires_at, prepay_id, prepay_at, transaction_id, paid_at, created_at, updated_at, last_transition_id) ` +
-          `${series} SELECT 'ord_SEED' || printf('%08d', n), 'usr_SEED' || printf('%08d', n % ? + 1), 'oSeed' || printf('%08d', n % ? + 1), 'WXSEED' || printf('%010d', n), ` +
-          `CASE WHEN n % 5 = 0 THEN 'CLOSED' ELSE 'PAID' END, 100 + n % 900, 'CNY', 'Pour-over coffee', '2030-01-01T00:00:00+08:00', ? + n * ? + 1800000, 'wx_seed_' || n, ? + n * ?, ` +
-          `CASE WHEN n % 5 = 0 THEN NULL ELSE '4200SEED' || printf('%012d', n) END, CASE WHEN n % 5 = 0 THEN NULL ELSE ? + n * ? + 30000 END, ? + n * ?, ? + n * ?, 'trn_seed' FROM s`,
-      )
-      .bind(orders, users, users, t0, 20, t0, 20, t0, 20, t0, 20, t0, 20),
-    db
-      .prepare(
-        `INSERT INTO order_items (order_id, line, product_id, name, quantity, unit_price) ${series} SELECT 'ord_SEED' || printf('%08d', n), 1, 'prod_coffee', 'Pour-over coffee', 1, 100 + n % 900 FROM s`,
-      )
-      .bind(orders),
-    db
-      .prepare(
-        `INSERT INTO order_events (order_id, from_status, to_status, source, detail, at) ${series} SELECT 'ord_SEED' || printf('%08d', n), 'PAYING', CASE WHEN n % 5 = 0 THEN 'CLOSED' ELSE 'PAID' END, 'notify', NULL, ? + n * ? FROM s`,
-      )
-      .bind(orders, t0, 20),
-    db
-      .prepare(
-        `INSERT INTO notifications (id, event_type, order_id, out_trade_no, transaction_id, out_refund_no, outcome, serial, resource, received_at) ${series} ` +
-          `SELECT 'seed-evt-' || n, 'TRANSACTION.SUCCESS', 'ord_SEED' || printf('%08d', n), 'WXSEED' || printf('%010d', n), '4200SEED' || printf('%012d', n), NULL, 'applied', 'PUB_KEY_ID_SEED', '{}', ? + n * ? FROM s WHERE n % 5 <> 0`,
-      )
-      .bind(orders, t0, 20),
-    db
-      .prepare(
-        `INSERT INTO fulfilments (order_id, status, attempts, next_attempt_at, created_at, done_at) ${series} SELECT 'ord_SEED' || printf('%08d', n), 'DONE', 1, ? + n * ?, ? + n * ?, ? + n * ? FROM s WHERE n % 5 <> 0`,
-      )
-      .bind(orders, t0, 20, t0, 20, t0, 20),
-  ]);
-  return json({ users, orders, ms: Date.now() - started });
+  const statements = (b.sql as string[]).map((s) => db.prepare(s.replace(/;\s*$/, "")));
+  await db.batch(statements);
+  return json({ statements: statements.length, ms: Date.now() - started });
 }
 
 async function stats(db: D1Database): Promise<Response> {
@@ -449,10 +384,8 @@ export default {
         return floorGet(db, url.searchParams, variant);
       case "/floor/list":
         return floorList(db, url.searchParams, variant);
-      case "/seed/paying":
-        return seedPaying(db, await body());
-      case "/seed/scale":
-        return seedScale(db, await body());
+      case "/seed/sql":
+        return seedSql(db, await body());
       case "/stats":
         return stats(db);
       case "/explain":

@@ -16,7 +16,7 @@ export function startProcess(name, cmd, args, { env, cwd, logFile, quiet = false
   const entry = { name, child, logFile, exited: false };
   child.on("exit", (code, signal) => {
     entry.exited = true;
-    if (!cleaning && !(quiet && code === 0)) console.error(`  ! ${name} exited (${signal ?? code}); its log: ${logFile}`);
+    if (!cleaning && !entry.stopping && !(quiet && code === 0)) console.error(`  ! ${name} exited (${signal ?? code}); its log: ${logFile}`);
   });
   started.push(entry);
   return entry;
@@ -193,4 +193,21 @@ export function ourPids() {
   const out = [process.pid];
   for (const e of started) if (e.child.pid) out.push(e.child.pid, ...descendants(e.child.pid).map((s) => s.pid));
   return out;
+}
+
+/** Stops one process group we started (e.g. the Worker, to seed its database while it is down). */
+export async function stopProcess(entry) {
+  const pid = entry.child.pid;
+  entry.stopping = true;
+  try {
+    process.kill(-pid, "SIGTERM");
+  } catch {}
+  const deadline = Date.now() + 8000;
+  while (Date.now() < deadline && groupAlive(pid)) await sleep(100);
+  if (groupAlive(pid)) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {}
+    await sleep(300);
+  }
 }
