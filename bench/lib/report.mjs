@@ -89,7 +89,8 @@ function history(dir, results) {
     .filter((x) => x.endsWith(".json"))
     .sort()
     .map((x) => ({ label: x.replace(/\.json$/, ""), r: JSON.parse(readFileSync(join(hdir, x), "utf8")) }))
-    .filter((h) => h.r.empty && !h.r.quick);
+    .filter((h) => h.r.empty && !h.r.quick)
+    .sort((a, b) => String(a.r.date).localeCompare(String(b.r.date)));
   if (runs.length === 0) return "";
   const routes = Object.keys(results.empty ?? {});
   const head = `| route | ${runs.map((h) => `${h.label}: CPU / floor / above · D1 rt · p99`).join(" | ")} |`;
@@ -187,6 +188,8 @@ function markdown(dir, results) {
     for (const t of d.prod.trace ?? []) out.push(`  - \`${t.length > 300 ? `${t.slice(0, 300)}…` : t}\``);
   }
   out.push("", history(dir, results));
+  // Hand-written analysis (what was changed, what misses and why), kept next to the numbers.
+  if (existsSync(join(dir, "NOTES.md"))) out.push(readFileSync(join(dir, "NOTES.md"), "utf8"), "");
   if (results.notes?.length) out.push("## Notes", "", ...results.notes.map((n) => `- ${n}`), "");
   return out.join("\n");
 }
