@@ -8,6 +8,7 @@ import { fromBase64, pemToDer, toBase64 } from "../../src/lib/encoding";
 import { seededRandom } from "../../src/lib/random";
 import * as K from "../fixtures/keys";
 import { createSimulator, RETRY_DELAYS_S, type Simulator, type SimulatorOptions } from "./index";
+import { simulatorOptions } from "../support/world";
 
 const T0 = Date.UTC(2026, 10, 29, 12, 0, 0); // 20:00 in Shanghai
 const BASE = "https://api.mch.weixin.qq.com";
@@ -101,26 +102,18 @@ interface Delivered {
 function setup(over: Partial<SimulatorOptions> = {}, answer: (d: Delivered) => number = () => 204) {
   const clock = new FakeClock(T0);
   const received: Delivered[] = [];
-  const sim = createSimulator({
-    appid: K.APPID,
-    appsecret: K.APPSECRET,
-    mchid: K.MCHID,
-    apiv3Key: K.APIV3_KEY,
-    merchant: { serial: K.MERCHANT_SERIAL, publicKeyPem: K.MERCHANT_PUBLIC_KEY },
-    platform: {
-      certificates: [{ serial: K.PLATFORM1_SERIAL, privateKeyPem: K.PLATFORM1_PRIVATE_KEY, certificatePem: K.PLATFORM1_CERTIFICATE }],
-      publicKey: { id: K.PUBLIC_KEY_ID, privateKeyPem: K.PUBLIC_KEY_PRIVATE, publicKeyPem: K.PUBLIC_KEY_PEM },
-    },
-    signWith: "certificate",
-    clock,
-    random: seededRandom(7),
-    deliver: async (req) => {
-      const d = { req, body: await req.text() };
-      received.push(d);
-      return new Response(null, { status: answer(d) });
-    },
-    ...over,
-  });
+  const sim = createSimulator(
+    simulatorOptions(clock, {
+      signWith: "certificate",
+      random: seededRandom(7),
+      deliver: async (req) => {
+        const d = { req, body: await req.text() };
+        received.push(d);
+        return new Response(null, { status: answer(d) });
+      },
+      ...over,
+    }),
+  );
   return { sim, clock, received };
 }
 
