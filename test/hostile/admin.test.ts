@@ -8,7 +8,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import * as keys from "../fixtures/keys";
 import {
-  dbSnapshot,
   envelopeCases,
   expectApiError,
   mutateBody,
@@ -18,6 +17,7 @@ import {
   SecretWatch,
   send,
   type JsonPath,
+  untouched,
 } from "../support/hostile";
 import { paidAtWechat, placeOrder, type OrderJson } from "../support/shop";
 import { createWorld, type World } from "../support/world";
@@ -45,16 +45,6 @@ beforeAll(async () => {
   expect(r.status).toBe(201);
   refundId = ((await r.json()) as { refund: { id: string } }).refund.id;
 });
-
-const wechatCalls = () => Object.values(w.sim.stats().calls).reduce((a, b) => a + b, 0);
-
-async function untouched(fn: () => Promise<void>): Promise<void> {
-  const before = await dbSnapshot();
-  const calls = wechatCalls();
-  await fn();
-  expect(await dbSnapshot()).toEqual(before);
-  expect(wechatCalls()).toBe(calls);
-}
 
 function adminHeaders(): { label: string; header: string | null }[] {
   const t = keys.ADMIN_TOKEN;
@@ -89,7 +79,7 @@ describe("hostile: admin credentials", () => {
       ["POST", "/admin/reconcile", null],
       ["GET", "/admin/bills/2026-11-28", null],
     ];
-    await untouched(async () => {
+    await untouched(w, async () => {
       for (const [method, path, body] of routes) {
         for (const h of adminHeaders()) {
           const a = await send(w, method, path, { body, contentType: body ? JSON_CT : null }, h.header === null ? {} : { authorization: h.header });
@@ -112,7 +102,7 @@ describe("hostile: POST /admin/orders/:id/refunds", () => {
       (p[0] === "reason" && typeof v === "string" && new TextEncoder().encode(v.trim()).length <= 80);
     const optional = (p: JsonPath) => p[0] === "reason";
     const cases = [...mutateBody(valid, rng, 200, { acceptable, optional }), ...envelopeCases({ amount: -1 })];
-    await untouched(async () => {
+    await untouched(w, async () => {
       for (const c of cases) {
         const a = await send(w, "POST", `/admin/orders/${paid.id}/refunds`, c, ADMIN);
         expectApiError(a, [400, 409, 413, 415], `refund ${c.label}`);
@@ -133,7 +123,7 @@ describe("hostile: POST /admin/orders/:id/refunds", () => {
       ["another field", paid.id, { amount: 1, orderId: paying.id }, 400],
       ["client-chosen out_refund_no", paid.id, { amount: 1, outRefundNo: "RF1" }, 400],
     ];
-    await untouched(async () => {
+    await untouched(w, async () => {
       for (const [label, id, body, status] of cases) {
         const a = await send(w, "POST", `/admin/orders/${id}/refunds`, { body: JSON.stringify(body), contentType: JSON_CT }, ADMIN);
         expectApiError(a, [status], `refund ${label}`);
@@ -149,7 +139,7 @@ describe("hostile: POST /admin/orders/:id/refunds", () => {
 describe("hostile: admin reads and odd params", () => {
   it("list: status=FOO, limit=-1, cursor=garbage and friends → 400", async () => {
     const bad = ["status=FOO", "status=paid", "status=", "status=PAID,CLOSED", "limit=-1", "limit=0", "limit=101", "limit=1.5", "limit=x", "cursor=garbage", "cursor=", `cursor=${"x".repeat(201)}`];
-    await untouched(async () => {
+    await untouched(w, async () => {
       for (const q of bad) {
         const a = await send(w, "GET", `/admin/orders?${q}`, { body: null, contentType: null }, ADMIN);
         expectApiError(a, [400], `admin list ?${q}`);
@@ -160,7 +150,7 @@ describe("hostile: admin reads and odd params", () => {
   it("generated query strings on the admin list → 200 or 400, nothing written", async () => {
     const rng = new Rng(SEED + 1);
     const values = oddQueryValues(rng);
-    await untouched(async () => {
+    await untouched(w, async () => {
       for (let i = 0; i < 80; i++) {
         const q = Array.from({ length: rng.int(1, 3) }, () => `${rng.pick(["limit", "cursor", "status", "x"])}=${rng.pick([...values, "PAID", "CLOSED"])}`).join("&");
         const a = await send(w, "GET", `/admin/orders?${q}`, { body: null, contentType: null }, ADMIN);
@@ -170,7 +160,7 @@ describe("hostile: admin reads and odd params", () => {
   });
 
   it("odd ids and dates on every admin path → 400/404, nothing written", async () => {
-    await untouched(async () => {
+    await untouched(w, async () => {
       for (const id of ODD_IDS) {
         for (const [method, path, body] of [
           ["GET", `/admin/orders/${id}`, null],
@@ -196,7 +186,7 @@ describe("hostile: admin reads and odd params", () => {
   });
 
   it("POST /admin/reconcile with a malformed billDate → 400, nothing written; an impossible date is not a 5xx", async () => {
-    await untouched(async () => {
+    await untouched(w, async () => {
       for (const d of ["FOO", "2026-11-28x", "", "9999-99-99'", "%00"]) {
         const a = await send(w, "POST", `/admin/reconcile?billDate=${d}`, { body: null, contentType: null }, ADMIN);
         expectApiError(a, [400], `reconcile billDate=${d}`);

@@ -8,7 +8,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { unixSeconds } from "../../src/lib/clock";
 import {
-  dbSnapshot,
   envelopeCases,
   expectApiError,
   forgedTokens,
@@ -20,6 +19,7 @@ import {
   send,
   type Answer,
   type JsonPath,
+  untouched,
 } from "../support/hostile";
 import { placeOrder, type OrderJson } from "../support/shop";
 import { createWorld, type World } from "../support/world";
@@ -55,17 +55,6 @@ beforeAll(async () => {
   await placeOrder(w, bob.token);
 });
 
-const wechatCalls = () => Object.values(w.sim.stats().calls).reduce((a, b) => a + b, 0);
-
-/** Runs `fn`; asserts no row of any table changed and WeChat was not called. */
-async function untouched(fn: () => Promise<void>): Promise<void> {
-  const before = await dbSnapshot();
-  const calls = wechatCalls();
-  await fn();
-  expect(await dbSnapshot()).toEqual(before);
-  expect(wechatCalls()).toBe(calls);
-}
-
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 const noBody = { body: null, contentType: null };
 
@@ -87,7 +76,7 @@ describe("hostile: POST /v1/orders", () => {
     const cases = [...mutateBody(VALID_ORDER, rng, 300, { acceptable, optional }), ...envelopeCases({ items: [] })];
     expect(cases.length).toBeGreaterThan(300);
     const statuses = new Map<number, number>();
-    await untouched(async () => {
+    await untouched(w, async () => {
       for (const c of cases) {
         const a = await send(w, "POST", "/v1/orders", c, bearer(alice.token));
         expectApiError(a, ALLOWED, `create ${c.label}`);
@@ -122,7 +111,7 @@ describe("hostile: POST /v1/orders", () => {
       ["no items", {}],
       ["empty items", { items: [] }],
     ];
-    await untouched(async () => {
+    await untouched(w, async () => {
       for (const [label, body] of bodies) {
         const a = await send(w, "POST", "/v1/orders", { body: JSON.stringify(body), contentType: JSON_CT }, bearer(alice.token));
         expectApiError(a, [400], `create ${label}`);
@@ -133,7 +122,7 @@ describe("hostile: POST /v1/orders", () => {
 
   it("a valid body with a malformed Idempotency-Key → 400, nothing written", async () => {
     const badKeys = ["", " ", "a b", "x".repeat(129), "\t", "key\u007f"];
-    await untouched(async () => {
+    await untouched(w, async () => {
       for (const key of badKeys) {
         const a = await send(w, "POST", "/v1/orders", { body: JSON.stringify(VALID_ORDER), contentType: JSON_CT }, { ...bearer(alice.token), "idempotency-key": key });
         // An empty header value is indistinguishable from none for some clients: then it is a plain create.
@@ -144,7 +133,7 @@ describe("hostile: POST /v1/orders", () => {
   });
 
   it("a valid body with a non-JSON content type → 415 (or 400), nothing written", async () => {
-    await untouched(async () => {
+    await untouched(w, async () => {
       for (const ct of [null, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml", "application/jsonx"]) {
         const a = await send(w, "POST", "/v1/orders", { body: JSON.stringify(VALID_ORDER), contentType: ct }, bearer(alice.token));
         expectApiError(a, [400, 415], `create as ${ct}`);
@@ -166,7 +155,7 @@ describe("hostile: tokens on every authenticated route", () => {
       ["GET", "/v1/orders?limit=5", null],
       ["POST", `/v1/orders/${paying.id}/cancel`, null],
     ];
-    await untouched(async () => {
+    await untouched(w, async () => {
       for (const [method, path, body] of routes) {
         for (const t of tokens) {
           const headers: Record<string, string> = t.header === null ? {} : { authorization: t.header };
@@ -191,7 +180,7 @@ describe("hostile: tokens on every authenticated route", () => {
 
 describe("hostile: another user's orders", () => {
   it("Bob cannot read, sync, pay or cancel Alice's orders: 404, nothing written, WeChat not called", async () => {
-    await untouched(async () => {
+    await untouched(w, async () => {
       for (const o of [paying, paid, closed]) {
         for (const [method, path] of [
           ["GET", `/v1/orders/${o.id}`],
@@ -228,7 +217,7 @@ describe("hostile: another user's orders", () => {
   });
 
   it("Alice's own terminal orders: pay/cancel a PAID order, pay a CLOSED one → 409, nothing written", async () => {
-    await untouched(async () => {
+    await untouched(w, async () => {
       for (const [method, path] of [
         ["POST", `/v1/orders/${paid.id}/pay`],
         ["POST", `/v1/orders/${paid.id}/cancel`],
@@ -244,7 +233,7 @@ describe("hostile: another user's orders", () => {
 
 describe("hostile: path params and query strings", () => {
   it("odd order ids on pay, get, sync and cancel → 400/404 envelope, nothing written", async () => {
-    await untouched(async () => {
+    await untouched(w, async () => {
       for (const id of ODD_IDS) {
         for (const [method, path] of [
           ["GET", `/v1/orders/${id}`],
@@ -261,7 +250,7 @@ describe("hostile: path params and query strings", () => {
 
   it("list: limit=-1, limit=0, limit=101, limit=1.5, limit=abc, cursor=garbage → 400", async () => {
     const bad = ["limit=-1", "limit=0", "limit=101", "limit=1.5", "limit=abc", "limit=", "limit=NaN", "limit=Infinity", "limit=99999999999999999999", "cursor=garbage", "cursor=", `cursor=${"x".repeat(201)}`, "cursor=%00", "cursor=eyJ0IjoxfQ", "cursor=null"];
-    await untouched(async () => {
+    await untouched(w, async () => {
       for (const q of bad) {
         const a = await send(w, "GET", `/v1/orders?${q}`, noBody, bearer(alice.token));
         expectApiError(a, [400], `list ?${q}`);
@@ -273,7 +262,7 @@ describe("hostile: path params and query strings", () => {
     const rng = new Rng(SEED + 3);
     const values = oddQueryValues(rng);
     const seen = new Set<number>();
-    await untouched(async () => {
+    await untouched(w, async () => {
       for (let i = 0; i < 150; i++) {
         const q = Array.from({ length: rng.int(1, 3) }, () => `${rng.pick(["limit", "cursor", "sync", "status", "x", "limit[]", "__proto__"])}=${rng.pick(values)}`).join("&");
         const path = rng.chance(0.5) ? `/v1/orders?${q}` : `/v1/orders/${rng.pick([paid.id, closed.id])}?${q}`;

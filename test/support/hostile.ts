@@ -712,3 +712,18 @@ export async function send(
   if (c.body instanceof ReadableStream) init.duplex = "half";
   return answerOf(await w.fetch(new Request(`https://worker.test${path}`, init)));
 }
+
+/** Every WeChat call the simulator has answered so far. */
+const wechatCalls = (w: World) => Object.values(w.sim.stats().calls).reduce((a, b) => a + b, 0);
+
+/**
+ * Runs `fn`; asserts no row of any table changed and (unless `wechat: false`, e.g. notify, whose
+ * unknown serials may refresh certificates) that WeChat was not called.
+ */
+export async function untouched(w: World, fn: () => Promise<void>, opts: { wechat?: boolean } = {}): Promise<void> {
+  const before = await dbSnapshot();
+  const calls = wechatCalls(w);
+  await fn();
+  expect(await dbSnapshot()).toEqual(before);
+  if (opts.wechat !== false) expect(wechatCalls(w)).toBe(calls);
+}
