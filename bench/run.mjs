@@ -498,7 +498,10 @@ async function runPhase(ctx, route, target, amount) {
 }
 
 /** An extra, unreported phase of `route` with the V8 profiler on (see lib/profile.mjs). */
-async function profilePhase(ctx, route, name, n) {
+async function profilePhase(ctx, route, name, count) {
+  // A few hundred requests are plenty of samples; a longer profile can take the inspector
+  // proxy minutes (and gigabytes) to hand over.
+  const n = Math.min(count, 400);
   await route.prepare?.(n, "profile");
   const prof = await startProfile(ctx.workerInspector);
   const r = await runPhase(ctx, route, "prod", n);

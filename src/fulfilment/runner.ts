@@ -6,13 +6,20 @@
  * lease that expired) → the hook → DONE, or back to PENDING with the error recorded and a
  * back-off. Only the request whose UPDATE claimed the row runs the hook, so concurrent
  * notifications, a sync and the cron job can all call `runFulfilment` safely.
+ *
+ * The notify route skips the separate claim: the batch that makes the order PAID inserts the
+ * row already RUNNING and leased to that request (`claimFulfilment`, orders/repository.ts), and
+ * `runClaimedFulfilment` runs the hook after the response. A request that dies in between
+ * leaves a lease that expires; the cron job's `runFulfilment` then takes the row over.
  */
-import { and, asc, eq, inArray, lte, or, sql } from "drizzle-orm";
-import type { AppDeps, Db } from "../context";
-import { flags, fulfilments, orderItems, orders } from "../db/schema";
+import { and, asc, eq, inArray, lte, or } from "drizzle-orm";
+import type { AppDeps, Db, PaidOrderForFulfilment } from "../context";
+import { rowsOf } from "../db/rows";
+import { fulfilments } from "../db/schema";
+import { d1Of, ITEM, type ClaimedFulfilment } from "../orders/repository";
+import { FULFILMENT_LEASE_MS } from "./lease";
 
-/** How long a claim holds before another runner may take the row over (the hook crashed). */
-export const FULFILMENT_LEASE_MS = 5 * 60_000;
+export { FULFILMENT_LEASE_MS };
 /** Back-off after the n-th failed attempt (the last value repeats). */
 const BACKOFF_MS = [60_000, 2 * 60_000, 5 * 60_000, 15 * 60_000, 30 * 60_000, 60 * 60_000];
 /** After this many failures a flag asks a human to look. */
@@ -20,91 +27,99 @@ const FLAG_AFTER_ATTEMPTS = 5;
 
 export type FulfilmentOutcome = "done" | "failed" | "not_due";
 
-export async function runFulfilment(
+const SQL = {
+  /** PENDING and due, or RUNNING with an expired lease → RUNNING, leased, one more attempt. */
+  claim:
+    "UPDATE fulfilments SET status = 'RUNNING', lease_until = ?, attempts = attempts + 1 " +
+    "WHERE order_id = ? AND ((status = 'PENDING' AND next_attempt_at <= ?) OR (status = 'RUNNING' AND lease_until <= ?)) " +
+    "RETURNING attempts",
+  order: "SELECT id, out_trade_no, user_id, amount, transaction_id FROM orders WHERE id = ?",
+  items: `SELECT ${ITEM.columns} FROM order_items WHERE order_id = ? ORDER BY line`,
+  done: "UPDATE fulfilments SET status = 'DONE', done_at = ?, lease_until = NULL, last_error = NULL WHERE order_id = ? AND status = 'RUNNING'",
+  retry:
+    "UPDATE fulfilments SET status = 'PENDING', lease_until = NULL, last_error = ?, next_attempt_at = ? WHERE order_id = ? AND status = 'RUNNING'",
+  flag: "INSERT INTO flags (order_id, kind, detail, at) VALUES (?, 'fulfilment_failing', ?, ?)",
+} as const;
+
+/**
+ * Claims the order's fulfilment if it is due and runs it. One D1 round trip for the claim and,
+ * in the same batch, the order and its lines (read for nothing when the claim loses — cheaper
+ * than a second round trip when it wins); one more for the outcome.
+ */
+export async function runFulfilment(db: Db, deps: AppDeps, env: Env, orderId: string): Promise<FulfilmentOutcome> {
+  const d1 = d1Of(db);
+  const now = deps.clock.now();
+  const [claimed, orderRows, items] = await d1.batch<Record<string, unknown>>([
+    d1.prepare(SQL.claim).bind(now + FULFILMENT_LEASE_MS, orderId, now, now),
+    d1.prepare(SQL.order).bind(orderId),
+    d1.prepare(SQL.items).bind(orderId),
+  ]);
+  const claim = rowsOf(claimed)[0];
+  if (!claim) return "not_due";
+  const o = rowsOf(orderRows)[0];
+  const order = o
+    ? {
+        id: o.id as string,
+        outTradeNo: o.out_trade_no as string,
+        userId: o.user_id as string,
+        amount: o.amount as number,
+        transactionId: o.transaction_id as string | null,
+      }
+    : null;
+  return runHook(db, deps, env, orderId, claim.attempts as number, order && { ...order, items: ITEM.decodeAll(rowsOf(items)).map(lineOf) });
+}
+
+/**
+ * Runs a fulfilment this request already holds: the outbox row it inserted RUNNING in the same
+ * batch that made the order PAID (`claimFulfilment`), with the paid order and its lines.
+ */
+export function runClaimedFulfilment(
+  db: Db,
+  deps: AppDeps,
+  env: Env,
+  order: Omit<PaidOrderForFulfilment, "items">,
+  claim: ClaimedFulfilment,
+): Promise<FulfilmentOutcome> {
+  const paid = { id: order.id, outTradeNo: order.outTradeNo, userId: order.userId, amount: order.amount, transactionId: order.transactionId };
+  return runHook(db, deps, env, order.id, claim.attempts, { ...paid, items: claim.items.map(lineOf) });
+}
+
+const lineOf = (it: { productId: string; name: string; quantity: number; unitPrice: number }) => ({
+  productId: it.productId,
+  name: it.name,
+  quantity: it.quantity,
+  unitPrice: it.unitPrice,
+});
+
+/** The hook, then DONE — or back to PENDING with the error and a back-off (and a flag after 5 failures). */
+async function runHook(
   db: Db,
   deps: AppDeps,
   env: Env,
   orderId: string,
+  attempts: number,
+  order: PaidOrderForFulfilment | null,
 ): Promise<FulfilmentOutcome> {
-  const now = deps.clock.now();
-  // One D1 round trip: the claim and, in the same batch, the order and its lines (read only
-  // for nothing when the claim loses — cheaper than a second round trip when it wins).
-  const [claimed, orderRows, items] = await db.batch([
-    db
-      .update(fulfilments)
-      .set({ status: "RUNNING", leaseUntil: now + FULFILMENT_LEASE_MS, attempts: sql`${fulfilments.attempts} + 1` })
-      .where(
-        and(
-          eq(fulfilments.orderId, orderId),
-          or(
-            and(eq(fulfilments.status, "PENDING"), lte(fulfilments.nextAttemptAt, now)),
-            and(eq(fulfilments.status, "RUNNING"), lte(fulfilments.leaseUntil, now)),
-          ),
-        ),
-      )
-      .returning({ attempts: fulfilments.attempts }),
-    paidOrderQuery(db, orderId),
-    paidOrderItemsQuery(db, orderId),
-  ]);
-  const claim = claimed[0];
-  if (!claim) return "not_due";
-
-  const log = deps.logger.with({ orderId, attempt: claim.attempts });
+  const d1 = d1Of(db);
+  const log = deps.logger.with({ orderId, attempt: attempts });
   try {
-    const order = orderRows[0];
     if (!order) throw new Error(`order ${orderId} not found`);
-    await deps.fulfil({ ...order, items }, { env, logger: log });
+    await deps.fulfil(order, { env, logger: log });
   } catch (err) {
     const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     const later = deps.clock.now();
-    const backoff = BACKOFF_MS[Math.min(claim.attempts - 1, BACKOFF_MS.length - 1)] ?? 3_600_000;
-    const writes = [
-      db
-        .update(fulfilments)
-        .set({ status: "PENDING", leaseUntil: null, lastError: message.slice(0, 1000), nextAttemptAt: later + backoff })
-        .where(and(eq(fulfilments.orderId, orderId), eq(fulfilments.status, "RUNNING"))),
-    ] as const;
-    if (claim.attempts === FLAG_AFTER_ATTEMPTS) {
-      await db.batch([
-        ...writes,
-        db.insert(flags).values({
-          orderId,
-          kind: "fulfilment_failing",
-          detail: JSON.stringify({ attempts: claim.attempts, lastError: message.slice(0, 300) }),
-          at: later,
-        }),
-      ]);
-    } else {
-      await db.batch(writes);
+    const backoff = BACKOFF_MS[Math.min(attempts - 1, BACKOFF_MS.length - 1)] ?? 3_600_000;
+    const writes = [d1.prepare(SQL.retry).bind(message.slice(0, 1000), later + backoff, orderId)];
+    if (attempts === FLAG_AFTER_ATTEMPTS) {
+      writes.push(d1.prepare(SQL.flag).bind(orderId, JSON.stringify({ attempts, lastError: message.slice(0, 300) }), later));
     }
+    await d1.batch(writes);
     log.error("fulfilment failed; will retry", { error: message.slice(0, 300), retryInMs: backoff });
     return "failed";
   }
-  await db
-    .update(fulfilments)
-    .set({ status: "DONE", doneAt: deps.clock.now(), leaseUntil: null, lastError: null })
-    .where(and(eq(fulfilments.orderId, orderId), eq(fulfilments.status, "RUNNING")));
+  await d1.prepare(SQL.done).bind(deps.clock.now(), orderId).run();
   return "done";
 }
-
-const paidOrderQuery = (db: Db, orderId: string) =>
-  db
-    .select({
-      id: orders.id,
-      outTradeNo: orders.outTradeNo,
-      userId: orders.userId,
-      amount: orders.amount,
-      transactionId: orders.transactionId,
-    })
-    .from(orders)
-    .where(eq(orders.id, orderId));
-
-const paidOrderItemsQuery = (db: Db, orderId: string) =>
-  db
-    .select({ productId: orderItems.productId, name: orderItems.name, quantity: orderItems.quantity, unitPrice: orderItems.unitPrice })
-    .from(orderItems)
-    .where(eq(orderItems.orderId, orderId))
-    .orderBy(asc(orderItems.line));
 
 /** Order ids whose fulfilment is due (pending and due, or a lease that expired), oldest first. */
 export async function dueFulfilments(db: Db, now: number, limit: number): Promise<string[]> {

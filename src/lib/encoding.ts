@@ -17,11 +17,12 @@ export function toBase64(bytes: Uint8Array | ArrayBuffer): string {
   return btoa(s);
 }
 
-const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** The alphabet, then at most two `=` at the very end; with length % 4 === 0 that is exactly canonical padding. */
+const BASE64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Strict standard base64 (padding required); returns null for anything else. */
 export function fromBase64(s: string): Uint8Array | null {
-  if (!BASE64_RE.test(s)) return null;
+  if (s.length % 4 !== 0 || !BASE64_RE.test(s)) return null;
   const bin = atob(s);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);

@@ -5,7 +5,8 @@
  * notification id seen before? the order by out_trade_no — a single D1 round trip) → for
  * TRANSACTION.*: `applyTransaction` (cross-check appid, mchid, out_trade_no, amount, currency;
  * the one state machine) with the notification-log row written in the SAME atomic batch as the
- * transition, the audit row and the fulfilment outbox row. Exactly once comes from three
+ * transition, the audit row and the fulfilment outbox row — inserted already claimed by this
+ * request, which runs the hook after its response (fulfilment/runner.ts). Exactly once comes from three
  * guards: the notification id is the log's primary key, the order changes only through
  * `UPDATE … WHERE status = ?`, and the outbox row is inserted only by the batch that won.
  *
@@ -16,10 +17,9 @@ import type { AppDeps, Db } from "../context";
 import type { Config } from "../config";
 import { decide } from "../orders/state";
 import { applyTransaction } from "../orders/apply";
-import { d1Of, type OrderRow } from "../orders/repository";
+import { type ClaimedFulfilment, d1Of, ORDER, orderByOutTradeNoStatement, type OrderRow } from "../orders/repository";
+import { rowsOf } from "../db/rows";
 import { interpretTransaction } from "../orders/normalize";
-import { orders, notifications } from "../db/schema";
-import { eq } from "drizzle-orm";
 import type { Transaction, VerifiedNotification } from "../wechat/pay/port";
 import { MalformedNotification } from "../wechat/pay/errors";
 import { applyRefundNotification } from "../refunds";
@@ -31,6 +31,11 @@ export interface HandledNotification {
   /** Set when this delivery made the order PAID: its fulfilment should run now. */
   paidOrderId: string | null;
   orderId: string | null;
+  /**
+   * Set when this delivery made the order PAID and its batch claimed the fulfilment: the paid
+   * order and the claim, for `runClaimedFulfilment` after the response.
+   */
+  fulfilment: { order: OrderRow; claim: ClaimedFulfilment } | null;
 }
 
 export interface NotificationContext {
@@ -44,7 +49,7 @@ export async function handleNotification(ctx: NotificationContext, n: VerifiedNo
   if (n.event_type.startsWith("REFUND.")) return handleRefund(ctx, n);
   // A verified event we do not act on: keep it for the record, acknowledge it.
   const stored = await logNotification(ctx, n, { outcome: "ignored" });
-  return { outcome: stored ? "ignored" : "duplicate", paidOrderId: null, orderId: null };
+  return { outcome: stored ? "ignored" : "duplicate", paidOrderId: null, orderId: null, fulfilment: null };
 }
 
 async function handleTransaction(ctx: NotificationContext, n: VerifiedNotification): Promise<HandledNotification> {
@@ -53,18 +58,16 @@ async function handleTransaction(ctx: NotificationContext, n: VerifiedNotificati
     throw new MalformedNotification("transaction resource has no out_trade_no or trade_state");
   }
   const { db } = ctx;
+  const d1 = d1Of(db);
   // One round trip: has this notification been handled, and which order does it name?
-  const [seen, found] = await db.batch([
-    db.select({ id: notifications.id }).from(notifications).where(eq(notifications.id, n.id)),
-    db.select().from(orders).where(eq(orders.outTradeNo, tx.out_trade_no)),
-  ]);
-  if (seen.length > 0) return { outcome: "duplicate", paidOrderId: null, orderId: null };
-  const order = found[0] as OrderRow | undefined;
+  const [seen, found] = await d1.batch([seenStatement(d1, n.id), orderByOutTradeNoStatement(db, tx.out_trade_no)]);
+  if (rowsOf(seen).length > 0) return { outcome: "duplicate", paidOrderId: null, orderId: null, fulfilment: null };
+  const foundRow = rowsOf(found)[0];
+  const order = foundRow ? ORDER.decode(foundRow) : undefined;
   const now = ctx.deps.clock.now();
   const merchant = { appid: ctx.config.appid, mchid: ctx.config.mchid };
 
   if (!order) {
-    const d1 = d1Of(db);
     await d1.batch([
       logStatement(ctx, n, { outcome: "flagged", orderId: null, tx }),
       d1
@@ -72,7 +75,7 @@ async function handleTransaction(ctx: NotificationContext, n: VerifiedNotificati
         .bind(n.id, JSON.stringify({ outTradeNo: tx.out_trade_no, transactionId: tx.transaction_id ?? null, amount: tx.amount?.total ?? null }), now),
     ]);
     ctx.deps.logger.warn("notification for an unknown order; stored and flagged", { notificationId: n.id, outTradeNo: tx.out_trade_no });
-    return { outcome: "flagged", paidOrderId: null, orderId: null };
+    return { outcome: "flagged", paidOrderId: null, orderId: null, fulfilment: null };
   }
 
   // The log row's outcome, decided up front from what we read; the transition itself is still
@@ -90,12 +93,19 @@ async function handleTransaction(ctx: NotificationContext, n: VerifiedNotificati
     order,
     tx,
     "notify",
-    { extra: [logStatement(ctx, n, { outcome, orderId: order.id, tx })], notificationId: n.id, detail: { notificationId: n.id } },
+    {
+      extra: [logStatement(ctx, n, { outcome, orderId: order.id, tx })],
+      notificationId: n.id,
+      detail: { notificationId: n.id },
+      claimFulfilment: true,
+    },
   );
+  const applied = result.outcome === "applied" ? result : null;
   return {
     outcome: result.outcome === "flagged" ? "flagged" : outcome,
-    paidOrderId: result.outcome === "applied" && result.becamePaid ? order.id : null,
+    paidOrderId: applied?.becamePaid ? order.id : null,
     orderId: order.id,
+    fulfilment: applied?.becamePaid && applied.fulfilment ? { order: applied.order, claim: applied.fulfilment } : null,
   };
 }
 
@@ -104,8 +114,8 @@ async function handleRefund(ctx: NotificationContext, n: VerifiedNotification): 
   if (typeof r.out_refund_no !== "string" || typeof r.refund_status !== "string") {
     throw new MalformedNotification("refund resource has no out_refund_no or refund_status");
   }
-  const seen = await ctx.db.select({ id: notifications.id }).from(notifications).where(eq(notifications.id, n.id));
-  if (seen.length > 0) return { outcome: "duplicate", paidOrderId: null, orderId: null };
+  const seen = await seenStatement(d1Of(ctx.db), n.id).first();
+  if (seen) return { outcome: "duplicate", paidOrderId: null, orderId: null, fulfilment: null };
   let orderId: string | null = null;
   // The refund state machine decides; the log row goes in the same batch as what it writes.
   const outcome = await applyRefundNotification({ db: ctx.db, deps: ctx.deps, config: ctx.config }, r, {
@@ -115,8 +125,11 @@ async function handleRefund(ctx: NotificationContext, n: VerifiedNotification): 
       return [logStatement(ctx, n, { outcome: o, orderId: about.orderId, refund: r })];
     },
   });
-  return { outcome, paidOrderId: null, orderId };
+  return { outcome, paidOrderId: null, orderId, fulfilment: null };
 }
+
+/** "Has this notification id been stored?" — the log's primary key. */
+const seenStatement = (d1: D1Database, id: string): D1PreparedStatement => d1.prepare("SELECT id FROM notifications WHERE id = ?").bind(id);
 
 function logStatement(
   ctx: NotificationContext,

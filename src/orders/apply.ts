@@ -13,6 +13,7 @@ import { newId, type Random } from "../lib/random";
 import type { Transaction } from "../wechat/pay/port";
 import { interpretTransaction, type Merchant, type Mismatch } from "./normalize";
 import {
+  type ClaimedFulfilment,
   findOrderById,
   insertFlags,
   type OrderRow,
@@ -46,10 +47,16 @@ export interface ApplyOptions {
   notificationId?: string | null;
   /** Merged into the audit row's detail. */
   detail?: Record<string, unknown>;
+  /**
+   * If this call makes the order PAID, claim its fulfilment in the same batch (see
+   * `TransitionRequest.claimFulfilment`): the result's `fulfilment` is then the caller's to run
+   * (`runClaimedFulfilment`). For callers that run the hook right after they answer.
+   */
+  claimFulfilment?: boolean;
 }
 
 export type ApplyResult =
-  | { outcome: "applied"; order: OrderRow; from: Status; to: Status; becamePaid: boolean }
+  | { outcome: "applied"; order: OrderRow; from: Status; to: Status; becamePaid: boolean; fulfilment: ClaimedFulfilment | null }
   /** Already reflected (duplicate), or an answer that changes nothing (NOTPAY, USERPAYING…). */
   | { outcome: "unchanged"; order: OrderRow; reason: string }
   /** The state machine refused the event (e.g. a close for a paid order). */
@@ -101,6 +108,7 @@ export async function applyEvent(
       detail,
       flags,
       extra,
+      claimFulfilment: opts.claimFulfilment,
       now,
       token: newId(ctx.random, "trn"),
     });
@@ -116,6 +124,7 @@ export async function applyEvent(
         from: current.status,
         to: decision.to,
         becamePaid: decision.to === "PAID" && !isPaid(current.status),
+        fulfilment: result.fulfilment,
       };
     }
     if (attempt >= MAX_ATTEMPTS) {

@@ -13,8 +13,10 @@
  * Raw SQL goes through `d1Of(db)` (drizzle's `$client`) (the D1 binding) because drizzle's `db.batch` cannot carry
  * raw statements (TOOLCHAIN.md, drizzle 0.45 quirk).
  */
-import { and, desc, eq, getTableColumns, inArray, isNull, lte, or, lt, sql } from "drizzle-orm";
+import { and, eq, getTableColumns, inArray, isNull, lte, or, sql } from "drizzle-orm";
 import type { Db } from "../context";
+import { rowCodec, rowsOf } from "../db/rows";
+import { FULFILMENT_LEASE_MS } from "../fulfilment/lease";
 import { type ChangeSource, orderItems, orders } from "../db/schema";
 import type { Status } from "./state";
 
@@ -24,21 +26,52 @@ export type OrderItemRow = typeof orderItems.$inferSelect;
 export type NewOrderItem = Omit<OrderItemRow, "orderId">;
 
 // ---------------------------------------------------------------------------------------------
-// Creation and reads
+// Creation and reads — fixed SQL built once from the schema (db/rows.ts): these run on every
+// create, get, list and notification, where drizzle's per-call query building cost more CPU
+// than D1 itself (bench/RESULTS.md).
 // ---------------------------------------------------------------------------------------------
+
+export const ORDER = rowCodec(orders);
+export const ITEM = rowCodec(orderItems);
+
+const ORDER_COLS = ORDER.columns;
+const SQL = {
+  byId: `SELECT ${ORDER_COLS} FROM orders WHERE id = ? LIMIT 1`,
+  byIdForUser: `SELECT ${ORDER_COLS} FROM orders WHERE id = ? AND user_id = ? LIMIT 1`,
+  byOutTradeNo: `SELECT ${ORDER_COLS} FROM orders WHERE out_trade_no = ? LIMIT 1`,
+  byIdempotencyKey: `SELECT ${ORDER_COLS} FROM orders WHERE user_id = ? AND idempotency_key = ? LIMIT 1`,
+  itemsOf: `SELECT ${ITEM.columns} FROM order_items WHERE order_id = ? ORDER BY line`,
+  /** A user's page (newest first) on orders_user_created; `%AFTER%` is the keyset condition or nothing. */
+  page: `SELECT ${ORDER_COLS} FROM orders WHERE user_id = ?%AFTER% ORDER BY created_at DESC, id DESC LIMIT ?`,
+  pageIds: `SELECT id FROM orders WHERE user_id = ?%AFTER% ORDER BY created_at DESC, id DESC LIMIT ?`,
+  insertItem: `INSERT INTO order_items (${ITEM.columns}) VALUES (?, ?, ?, ?, ?, ?)`,
+} as const;
+const KEYSET = " AND (created_at < ? OR (created_at = ? AND id < ?))";
+const PAGE_FIRST = SQL.page.replace("%AFTER%", "");
+const PAGE_AFTER = SQL.page.replace("%AFTER%", KEYSET);
+const ITEMS_OF_PAGE_FIRST = `SELECT ${ITEM.columns} FROM order_items WHERE order_id IN (${SQL.pageIds.replace("%AFTER%", "")}) ORDER BY order_id, line`;
+const ITEMS_OF_PAGE_AFTER = `SELECT ${ITEM.columns} FROM order_items WHERE order_id IN (${SQL.pageIds.replace("%AFTER%", KEYSET)}) ORDER BY order_id, line`;
+
+/** Every column of a new order, in ORDER.columns order, for the INSERT. */
+const ORDER_KEYS = Object.keys(getTableColumns(orders)) as (keyof OrderRow)[];
+const INSERT_ORDER = `INSERT INTO orders (${ORDER_COLS}) VALUES (${ORDER_KEYS.map(() => "?").join(", ")}) RETURNING ${ORDER_COLS}`;
+/** Column defaults the INSERT must supply itself (it lists every column). */
+const ORDER_DEFAULTS: Partial<OrderRow> = { currency: "CNY", refundedAmount: 0, queryCount: 0 };
 
 /**
  * Stores the order and its lines in one atomic batch and returns the stored row (`RETURNING`, so
  * no read-back). Throws on a UNIQUE violation (see `isUniqueViolation`).
  */
 export async function insertOrder(db: Db, order: NewOrderRow, items: NewOrderItem[]): Promise<OrderRow> {
-  const [inserted] = await db.batch([
-    db.insert(orders).values(order).returning(),
-    db.insert(orderItems).values(items.map((it) => ({ ...it, orderId: order.id }))),
+  const d1 = d1Of(db);
+  const values = ORDER_KEYS.map((k) => (order as Partial<OrderRow>)[k] ?? ORDER_DEFAULTS[k] ?? null);
+  const [inserted] = await d1.batch([
+    d1.prepare(INSERT_ORDER).bind(...values),
+    ...items.map((it) => d1.prepare(SQL.insertItem).bind(order.id, it.line, it.productId, it.name, it.quantity, it.unitPrice)),
   ]);
-  const row = inserted[0];
+  const row = rowsOf(inserted)[0];
   if (!row) throw new Error(`order ${order.id} not returned by its insert`);
-  return row;
+  return ORDER.decode(row);
 }
 
 /** D1 reports UNIQUE violations only as message text (TOOLCHAIN.md); drizzle may wrap it in `cause`. */
@@ -50,46 +83,47 @@ export function isUniqueViolation(err: unknown, column?: string): boolean {
   return false;
 }
 
-export async function findOrderById(db: Db, id: string): Promise<OrderRow | undefined> {
-  const [row] = await db.select().from(orders).where(eq(orders.id, id)).limit(1);
-  return row;
+async function firstOrder(db: Db, sql: string, ...params: unknown[]): Promise<OrderRow | undefined> {
+  const row = await d1Of(db).prepare(sql).bind(...params).first<Record<string, unknown>>();
+  return row ? ORDER.decode(row) : undefined;
 }
+
+export const findOrderById = (db: Db, id: string): Promise<OrderRow | undefined> => firstOrder(db, SQL.byId, id);
 
 /** Another user's order is simply not found (SPEC §3: 404, never 403). */
-export async function findOrderForUser(db: Db, id: string, userId: string): Promise<OrderRow | undefined> {
-  const [row] = await db.select().from(orders).where(and(eq(orders.id, id), eq(orders.userId, userId))).limit(1);
-  return row;
-}
+export const findOrderForUser = (db: Db, id: string, userId: string): Promise<OrderRow | undefined> =>
+  firstOrder(db, SQL.byIdForUser, id, userId);
 
-export async function findOrderByOutTradeNo(db: Db, outTradeNo: string): Promise<OrderRow | undefined> {
-  const [row] = await db.select().from(orders).where(eq(orders.outTradeNo, outTradeNo)).limit(1);
-  return row;
-}
+export const findOrderByOutTradeNo = (db: Db, outTradeNo: string): Promise<OrderRow | undefined> =>
+  firstOrder(db, SQL.byOutTradeNo, outTradeNo);
 
-export async function findOrderByIdempotencyKey(db: Db, userId: string, key: string): Promise<OrderRow | undefined> {
-  const [row] = await db
-    .select()
-    .from(orders)
-    .where(and(eq(orders.userId, userId), eq(orders.idempotencyKey, key)))
-    .limit(1);
-  return row;
-}
+export const findOrderByIdempotencyKey = (db: Db, userId: string, key: string): Promise<OrderRow | undefined> =>
+  firstOrder(db, SQL.byIdempotencyKey, userId, key);
 
-/** The lines of several orders in one query, grouped by order id, in line order. */
-export async function itemsForOrders(db: Db, orderIds: string[]): Promise<Map<string, OrderItemRow[]>> {
+/** The statement reading an order by out_trade_no, for callers that batch it with others. */
+export const orderByOutTradeNoStatement = (db: Db, outTradeNo: string): D1PreparedStatement =>
+  d1Of(db).prepare(SQL.byOutTradeNo).bind(outTradeNo);
+
+/** Groups item rows (ordered by order id, line) by order id. */
+function groupItems(rows: readonly Record<string, unknown>[]): Map<string, OrderItemRow[]> {
   const out = new Map<string, OrderItemRow[]>();
-  if (orderIds.length === 0) return out;
-  const rows = await db
-    .select()
-    .from(orderItems)
-    .where(inArray(orderItems.orderId, orderIds))
-    .orderBy(orderItems.orderId, orderItems.line);
-  for (const r of rows) {
+  for (const raw of rows) {
+    const r = ITEM.decode(raw);
     const list = out.get(r.orderId);
     if (list) list.push(r);
     else out.set(r.orderId, [r]);
   }
   return out;
+}
+
+/** The lines of several orders in one query, grouped by order id, in line order. */
+export async function itemsForOrders(db: Db, orderIds: string[]): Promise<Map<string, OrderItemRow[]>> {
+  if (orderIds.length === 0) return new Map();
+  const { results } = await d1Of(db)
+    .prepare(`SELECT ${ITEM.columns} FROM order_items WHERE order_id IN (${orderIds.map(() => "?").join(", ")}) ORDER BY order_id, line`)
+    .bind(...orderIds)
+    .all<Record<string, unknown>>();
+  return groupItems(results);
 }
 
 /**
@@ -102,12 +136,10 @@ export async function findOrderWithItemsForUser(
   id: string,
   userId: string,
 ): Promise<{ order: OrderRow; items: OrderItemRow[] } | undefined> {
-  const [rows, items] = await db.batch([
-    db.select().from(orders).where(and(eq(orders.id, id), eq(orders.userId, userId))).limit(1),
-    db.select().from(orderItems).where(eq(orderItems.orderId, id)).orderBy(orderItems.line),
-  ]);
-  const order = rows[0];
-  return order ? { order, items } : undefined;
+  const d1 = d1Of(db);
+  const [rows, items] = await d1.batch([d1.prepare(SQL.byIdForUser).bind(id, userId), d1.prepare(SQL.itemsOf).bind(id)]);
+  const order = rowsOf(rows)[0];
+  return order ? { order: ORDER.decode(order), items: ITEM.decodeAll(rowsOf(items)) } : undefined;
 }
 
 /** Position after which the next page starts: the last row's (createdAt, id). */
@@ -118,33 +150,10 @@ export interface ListCursor {
 
 /**
  * A user's orders, newest first, keyset-paginated on the index orders_user_created
- * (user_id, created_at, id). Fetches `limit + 1` rows to know whether another page exists.
- */
-export async function listOrdersForUser(
-  db: Db,
-  userId: string,
-  limit: number,
-  after: ListCursor | null,
-): Promise<{ rows: OrderRow[]; more: boolean }> {
-  const where = after
-    ? and(
-        eq(orders.userId, userId),
-        or(lt(orders.createdAt, after.createdAt), and(eq(orders.createdAt, after.createdAt), lt(orders.id, after.id))),
-      )
-    : eq(orders.userId, userId);
-  const rows = await db
-    .select()
-    .from(orders)
-    .where(where)
-    .orderBy(desc(orders.createdAt), desc(orders.id))
-    .limit(limit + 1);
-  return { rows: rows.slice(0, limit), more: rows.length > limit };
-}
-
-/**
- * `listOrdersForUser` and the lines of that page in ONE D1 round trip: the lines are selected
- * with the page as a subquery (same WHERE, ORDER BY and LIMIT, on orders_user_created), in the
- * same batch — one transaction, so both reads see the same page.
+ * (user_id, created_at, id), and the lines of that page, in ONE D1 round trip: the lines are
+ * selected with the page as a subquery (same WHERE, ORDER BY and LIMIT) in the same batch — one
+ * transaction, so both reads see the same page. Fetches `limit + 1` orders to know whether
+ * another page exists.
  */
 export async function listOrdersWithItemsForUser(
   db: Db,
@@ -152,24 +161,14 @@ export async function listOrdersWithItemsForUser(
   limit: number,
   after: ListCursor | null,
 ): Promise<{ rows: OrderRow[]; more: boolean; items: Map<string, OrderItemRow[]> }> {
-  const where = after
-    ? and(
-        eq(orders.userId, userId),
-        or(lt(orders.createdAt, after.createdAt), and(eq(orders.createdAt, after.createdAt), lt(orders.id, after.id))),
-      )
-    : eq(orders.userId, userId);
-  const page = db.select({ id: orders.id }).from(orders).where(where).orderBy(desc(orders.createdAt), desc(orders.id)).limit(limit);
-  const [rows, itemRows] = await db.batch([
-    db.select().from(orders).where(where).orderBy(desc(orders.createdAt), desc(orders.id)).limit(limit + 1),
-    db.select().from(orderItems).where(inArray(orderItems.orderId, page)).orderBy(orderItems.orderId, orderItems.line),
+  const d1 = d1Of(db);
+  const keyset = after ? [after.createdAt, after.createdAt, after.id] : [];
+  const [page, lines] = await d1.batch([
+    d1.prepare(after ? PAGE_AFTER : PAGE_FIRST).bind(userId, ...keyset, limit + 1),
+    d1.prepare(after ? ITEMS_OF_PAGE_AFTER : ITEMS_OF_PAGE_FIRST).bind(userId, ...keyset, limit),
   ]);
-  const items = new Map<string, OrderItemRow[]>();
-  for (const r of itemRows) {
-    const list = items.get(r.orderId);
-    if (list) list.push(r);
-    else items.set(r.orderId, [r]);
-  }
-  return { rows: rows.slice(0, limit), more: rows.length > limit, items };
+  const rows = rowsOf(page);
+  return { rows: ORDER.decodeAll(rows.slice(0, limit)), more: rows.length > limit, items: groupItems(rowsOf(lines)) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -259,20 +258,6 @@ const PATCHABLE: ReadonlySet<keyof TransitionPatch> = new Set([
 ]);
 
 const COLUMNS = getTableColumns(orders);
-type OrderKey = keyof typeof COLUMNS;
-/** SQL column name → OrderRow property, to read `RETURNING *` rows. */
-const KEY_BY_COLUMN = new Map<string, OrderKey>(
-  (Object.keys(COLUMNS) as OrderKey[]).map((k) => [COLUMNS[k].name, k]),
-);
-
-function rowFromSql(raw: Record<string, unknown>): OrderRow {
-  const out: Record<string, unknown> = {};
-  for (const [col, value] of Object.entries(raw)) {
-    const key = KEY_BY_COLUMN.get(col);
-    if (key) out[key] = value;
-  }
-  return out as OrderRow;
-}
 
 /**
  * The D1 binding behind a drizzle handle (`drizzle(env.DB)` keeps it as `$client`; the app's
@@ -321,13 +306,26 @@ export interface TransitionRequest {
    * `onlyIfWon(token)` — the token is passed to the function form.
    */
   extra?: D1PreparedStatement[] | ((token: string) => D1PreparedStatement[]);
+  /**
+   * When the order becomes PAID: insert its fulfilment outbox row already claimed by this
+   * request (RUNNING, attempt 1, leased for FULFILMENT_LEASE_MS) and read its lines in the same
+   * batch, so the caller runs the hook right after its response with no further round trip but
+   * the outcome's. If the request dies first, the lease expires and the cron job takes over.
+   */
+  claimFulfilment?: boolean;
   /** Epoch ms (from the injected clock). */
   now: number;
   /** A fresh random token for this attempt (`newId(random, "trn")`). */
   token: string;
 }
 
-export type TransitionResult = { won: true; order: OrderRow } | { won: false };
+/** An outbox row this request inserted already claimed (see `claimFulfilment`). */
+export interface ClaimedFulfilment {
+  attempts: number;
+  items: OrderItemRow[];
+}
+
+export type TransitionResult = { won: true; order: OrderRow; fulfilment: ClaimedFulfilment | null } | { won: false };
 
 /** SQL suffix `WHERE EXISTS (…)` that is true only inside the batch whose UPDATE wrote `token`. */
 export const WON_GUARD = "EXISTS (SELECT 1 FROM orders WHERE id = ? AND last_transition_id = ?)";
@@ -338,7 +336,8 @@ export const WON_GUARD = "EXISTS (SELECT 1 FROM orders WHERE id = ? AND last_tra
  *       WHERE id = ? AND status = from [AND last_transition_id IS expected] RETURNING *`
  *   2. the audit row (order_events), only if 1 won;
  *   3. when `to` is PAID: the fulfilment outbox row (PENDING, due now; ON CONFLICT DO NOTHING),
- *      only if 1 won;
+ *      only if 1 won — or, with `claimFulfilment`, RUNNING and claimed by this request, with
+ *      the order's lines read in the same batch;
  *   4. flags, only if 1 won;
  *   5. the caller's `extra` statements (unconditional unless built with the token).
  * Returns the updated row, or `{won:false}` when the order was no longer in `from`.
@@ -375,7 +374,20 @@ export async function writeTransition(db: Db, req: TransitionRequest): Promise<T
       )
       .bind(req.orderId, req.from, req.to, req.source, req.detail ? JSON.stringify(req.detail) : null, req.now, ...guard),
   ];
-  if (req.to === "PAID") {
+  // Index in `statements` of the claimed outbox insert (its lines follow it), or -1.
+  let claimAt = -1;
+  if (req.to === "PAID" && req.claimFulfilment) {
+    claimAt = statements.length;
+    statements.push(
+      d1
+        .prepare(
+          "INSERT INTO fulfilments (order_id, status, attempts, next_attempt_at, lease_until, created_at) " +
+            `SELECT ?, 'RUNNING', 1, ?, ?, ? WHERE ${WON_GUARD} ON CONFLICT (order_id) DO NOTHING`,
+        )
+        .bind(req.orderId, req.now, req.now + FULFILMENT_LEASE_MS, req.now, ...guard),
+      d1.prepare(SQL.itemsOf).bind(req.orderId),
+    );
+  } else if (req.to === "PAID") {
     statements.push(
       d1
         .prepare(
@@ -397,7 +409,14 @@ export async function writeTransition(db: Db, req: TransitionRequest): Promise<T
 
   const results = await d1.batch<Record<string, unknown>>(statements);
   const row = results[0]?.results?.[0];
-  return row ? { won: true, order: rowFromSql(row) } : { won: false };
+  if (!row) return { won: false };
+  // Claimed only if our insert wrote the row (an outbox row left from an earlier PAID stays its owner's).
+  const claimed = claimAt >= 0 && (results[claimAt]?.meta.changes ?? 0) === 1;
+  return {
+    won: true,
+    order: ORDER.decode(row),
+    fulfilment: claimed ? { attempts: 1, items: ITEM.decodeAll(rowsOf(results[claimAt + 1])) } : null,
+  };
 }
 
 /**

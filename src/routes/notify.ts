@@ -8,7 +8,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../context";
 import { NotifyFailure } from "../errors";
-import { runFulfilment } from "../fulfilment/runner";
+import { runClaimedFulfilment, runFulfilment } from "../fulfilment/runner";
 import { handleNotification } from "../notifications/service";
 import { createWechatPay, WechatPayError } from "../wechat/pay";
 
@@ -41,7 +41,9 @@ export const notifyRoutes = new OpenAPIHono<AppEnv>().openapi(route, async (c) =
   try {
     const verified = await wechatPay.verifyNotification({ headers: c.req.raw.headers, rawBody });
     handled = await handleNotification({ db, deps, config }, verified);
-    log.info("notification", {
+    // A redelivery of something already applied is routine (WeChat retries until it sees our
+    // 2xx): debug. Everything that changed or was flagged: one info line.
+    log[handled.outcome === "duplicate" ? "debug" : "info"]("notification", {
       notificationId: verified.id,
       eventType: verified.event_type,
       serial: verified.serial,
@@ -53,11 +55,14 @@ export const notifyRoutes = new OpenAPIHono<AppEnv>().openapi(route, async (c) =
     if (err instanceof WechatPayError) throw new NotifyFailure(err.notifyStatus, err.message, { cause: err });
     throw new NotifyFailure(500, "could not record the notification; retry later", { cause: err });
   }
-  if (handled.paidOrderId) {
-    const orderId = handled.paidOrderId;
-    c.executionCtx.waitUntil(
-      runFulfilment(db, deps, c.env, orderId).catch((err) => log.error("fulfilment run crashed", { orderId, error: String(err) })),
-    );
+  // After the response: the fulfilment this delivery claimed in its own batch (no claim round
+  // trip), or — if another runner already holds the outbox row — an attempt to claim it.
+  const paidOrderId = handled.paidOrderId;
+  if (paidOrderId) {
+    const run = handled.fulfilment
+      ? runClaimedFulfilment(db, deps, c.env, handled.fulfilment.order, handled.fulfilment.claim)
+      : runFulfilment(db, deps, c.env, paidOrderId);
+    c.executionCtx.waitUntil(run.catch((err) => log.error("fulfilment run crashed", { orderId: paidOrderId, error: String(err) })));
   }
   return c.body(null, 204);
 });

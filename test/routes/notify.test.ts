@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { retryDueFulfilments } from "../../src/fulfilment/runner";
+import { FULFILMENT_LEASE_MS, retryDueFulfilments } from "../../src/fulfilment/runner";
 import type { PaidOrderForFulfilment } from "../../src/context";
 import { drizzle } from "drizzle-orm/d1";
 import * as schema from "../../src/db/schema";
@@ -206,6 +206,55 @@ describe("POST /v1/pay/notify", () => {
     expect(await retryDueFulfilments(db, w.deps, w.env, 10)).toEqual({ scanned: 0, done: 0, failed: 0 });
     expect(calls).toBe(3);
     expect(await env.DB.prepare("SELECT status FROM fulfilments WHERE order_id = ?").bind(order.id).first("status")).toBe("DONE");
+  });
+
+  it("claims the fulfilment in the paying batch; if the request dies before recording it, the cron job takes over after the lease", async () => {
+    // The hook runs, then the write recording DONE fails (as if the Worker died right there).
+    let failDone = 1;
+    let batches = 0;
+    const realDb = env.DB;
+    const flakyDb = new Proxy(realDb, {
+      get(target, prop) {
+        if (prop === "batch") {
+          return (stmts: D1PreparedStatement[]) => {
+            batches++;
+            return target.batch(stmts);
+          };
+        }
+        if (prop === "prepare") {
+          return (sql: string) => {
+            const stmt = target.prepare(sql);
+            if (!sql.includes("SET status = 'DONE'") || failDone === 0) return stmt;
+            failDone--;
+            return { bind: () => ({ run: async () => { throw new Error("D1_ERROR: worker went away"); } }) };
+          };
+        }
+        const v = Reflect.get(target, prop, target);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    const f = fulfilmentCounter();
+    const w = createWorld({ fulfil: f.fulfil, env: { DB: flakyDb } });
+    const { order } = await paidAtWechat(w);
+    batches = 0;
+    await w.sim.flush();
+    expect(statuses(w)).toEqual([204]);
+    expect(f.runs).toEqual([order.id]);
+    // D1 round trips of the delivery: one read batch and one atomic write batch (the claim
+    // included) before the answer, then only the outcome's write.
+    expect(batches).toBe(2);
+    // Inserted already claimed by the paying request: RUNNING, first attempt, leased.
+    const row = await env.DB.prepare("SELECT status, attempts, lease_until FROM fulfilments WHERE order_id = ?").bind(order.id).first();
+    expect(row).toEqual({ status: "RUNNING", attempts: 1, lease_until: w.clock.now() + FULFILMENT_LEASE_MS });
+    expect(w.logs.join("\n")).toContain("worker went away");
+    const db = drizzle(env.DB, { schema });
+    // The lease holds: nobody else runs it meanwhile.
+    w.clock.advance(FULFILMENT_LEASE_MS - 1_000);
+    expect(await retryDueFulfilments(db, w.deps, w.env, 10)).toEqual({ scanned: 0, done: 0, failed: 0 });
+    w.clock.advance(1_000);
+    expect(await retryDueFulfilments(db, w.deps, w.env, 10)).toEqual({ scanned: 1, done: 1, failed: 0 });
+    expect(await env.DB.prepare("SELECT status, attempts FROM fulfilments WHERE order_id = ?").bind(order.id).first()).toEqual({ status: "DONE", attempts: 2 });
+    expect(f.runs).toEqual([order.id, order.id]);
   });
 
   it("answers 500 when D1 fails mid-apply, and the redelivery succeeds", async () => {

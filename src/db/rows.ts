@@ -1,0 +1,66 @@
+/**
+ * @module db/rows — hand-written SQL on the hot paths, with drizzle's row shapes.
+ *
+ * drizzle builds every query from its table objects on every call (`buildSelectQuery`, `is()`,
+ * `sqlToQuery`): on a read that D1 answers in one round trip that was the largest share of the
+ * Worker's own CPU (bench/RESULTS.md). The hot paths (notify, get and list orders, fulfilment)
+ * therefore use fixed SQL strings built once per isolate from the drizzle schema — column names
+ * are never typed twice — and decode D1's rows into the same objects drizzle returns
+ * (`typeof table.$inferSelect`), so the code above them does not know the difference.
+ */
+import { getTableColumns, getTableName, type Column, type Table } from "drizzle-orm";
+
+export interface RowCodec<Row> {
+  /** The SQL table name. */
+  table: string;
+  /** Every column, quoted and in declaration order: `"id", "user_id", …` (for `SELECT`). */
+  columns: string;
+  /** The same, qualified with `alias.` (for joins and subqueries). */
+  qualified(alias: string): string;
+  /** SQL column name of a property (`userId` → `user_id`). */
+  column(key: keyof Row & string): string;
+  /** One D1 row (SQL column names as keys) → the drizzle row (properties, driver values decoded). */
+  decode(raw: Record<string, unknown>): Row;
+  /** Many rows. */
+  decodeAll(raw: readonly Record<string, unknown>[]): Row[];
+}
+
+/** Built once per table at module load. */
+export function rowCodec<T extends Table>(table: T): RowCodec<T["$inferSelect"]> {
+  type Row = T["$inferSelect"];
+  const cols = Object.entries(getTableColumns(table)) as [string, Column][];
+  // Plain text and integer columns decode to themselves; only the others (boolean, json, …)
+  // pay for a call.
+  const fields = cols.map(([key, col]) => ({
+    key,
+    name: col.name,
+    decode: col.columnType === "SQLiteText" || col.columnType === "SQLiteInteger" ? null : (v: unknown) => col.mapFromDriverValue(v),
+  }));
+  const byKey = new Map(fields.map((f) => [f.key, f.name]));
+  const decode = (raw: Record<string, unknown>): Row => {
+    const out: Record<string, unknown> = {};
+    for (const f of fields) {
+      const v = raw[f.name];
+      if (v === undefined) continue;
+      out[f.key] = v === null || f.decode === null ? v : f.decode(v);
+    }
+    return out as Row;
+  };
+  return {
+    table: getTableName(table),
+    columns: fields.map((f) => `"${f.name}"`).join(", "),
+    qualified: (alias) => fields.map((f) => `${alias}."${f.name}"`).join(", "),
+    column: (key) => {
+      const name = byKey.get(key);
+      if (!name) throw new Error(`${getTableName(table)} has no column for ${key}`);
+      return name;
+    },
+    decode,
+    decodeAll: (raw) => raw.map(decode),
+  };
+}
+
+/** The rows of one statement of a D1 batch (`[]` when it returned none). */
+export function rowsOf(result: D1Result | undefined): Record<string, unknown>[] {
+  return (result?.results ?? []) as Record<string, unknown>[];
+}
