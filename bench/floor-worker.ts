@@ -226,9 +226,22 @@ async function floorNotify(db: D1Database, b: Json, ctx: ExecutionContext, fulfi
     db
       .prepare(`INSERT INTO order_events (order_id, from_status, to_status, source, detail, at) SELECT ?, ?, ?, ?, ?, ? WHERE ${WON}`)
       .bind(id, order.status, "PAID", "notify", JSON.stringify({ event: "PAYMENT_CONFIRMED", tradeState: "SUCCESS", notificationId, transactionId, payerTotal: 1 }), now, ...guard),
-    db
-      .prepare(`INSERT INTO fulfilments (order_id, status, attempts, next_attempt_at, created_at) SELECT ?, 'PENDING', 0, ?, ? WHERE ${WON} ON CONFLICT (order_id) DO NOTHING`)
-      .bind(id, now, now, ...guard),
+    // "claimed": the outbox row inserted already claimed, and the lines read, in this batch
+    // (the production notify since the claim moved into the paying batch).
+    ...(fulfilmentVariant === "claimed"
+      ? [
+          db
+            .prepare(
+              `INSERT INTO fulfilments (order_id, status, attempts, next_attempt_at, lease_until, created_at) SELECT ?, 'RUNNING', 1, ?, ?, ? WHERE ${WON} ON CONFLICT (order_id) DO NOTHING`,
+            )
+            .bind(id, now, now + 300_000, now, ...guard),
+          db.prepare(`SELECT ${ITEM_COLS} FROM order_items WHERE order_id = ? ORDER BY line`).bind(id),
+        ]
+      : [
+          db
+            .prepare(`INSERT INTO fulfilments (order_id, status, attempts, next_attempt_at, created_at) SELECT ?, 'PENDING', 0, ?, ? WHERE ${WON} ON CONFLICT (order_id) DO NOTHING`)
+            .bind(id, now, now, ...guard),
+        ]),
     db
       .prepare(
         "INSERT INTO notifications (id, event_type, order_id, out_trade_no, transaction_id, out_refund_no, outcome, serial, resource, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
@@ -239,9 +252,16 @@ async function floorNotify(db: D1Database, b: Json, ctx: ExecutionContext, fulfi
   return new Response(null, { status: 204 });
 }
 
-/** fulfilment/runner.runFulfilment: claim → load the order and its lines → DONE. */
+/** fulfilment/runner.runFulfilment: claim → load the order and its lines → DONE ("claimed": DONE only). */
 async function floorFulfil(db: D1Database, orderId: string, variant: string): Promise<void> {
   const now = Date.now();
+  if (variant === "claimed") {
+    await db
+      .prepare("UPDATE fulfilments SET status = 'DONE', done_at = ?, lease_until = NULL, last_error = NULL WHERE order_id = ? AND status = 'RUNNING'")
+      .bind(now, orderId)
+      .run();
+    return;
+  }
   const claim = db
     .prepare(
       'update "fulfilments" set "status" = ?, "attempts" = "fulfilments"."attempts" + 1, "lease_until" = ? where ("fulfilments"."order_id" = ? and (("fulfilments"."status" = ? and "fulfilments"."next_attempt_at" <= ?) or ("fulfilments"."status" = ? and "fulfilments"."lease_until" <= ?))) returning "attempts"',

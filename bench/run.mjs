@@ -582,7 +582,7 @@ function defineRoutes(ctx) {
     },
     notifyFirst: {
       name: "notifyFirst",
-      variants: ["", "batched"],
+      variants: ["", "batched", "claimed"],
       async prepare(n, tag) {
         // The Worker's PAYING orders were inserted while it was down (ctx.prodNotifySets); for
         // the count pass the production app runs inside the floor Worker, on the floor's database.

@@ -44,7 +44,7 @@ const SQL = {
   /** A user's page (newest first) on orders_user_created; `%AFTER%` is the keyset condition or nothing. */
   page: `SELECT ${ORDER_COLS} FROM orders WHERE user_id = ?%AFTER% ORDER BY created_at DESC, id DESC LIMIT ?`,
   pageIds: `SELECT id FROM orders WHERE user_id = ?%AFTER% ORDER BY created_at DESC, id DESC LIMIT ?`,
-  insertItem: `INSERT INTO order_items (${ITEM.columns}) VALUES (?, ?, ?, ?, ?, ?)`,
+  insertItems: `INSERT INTO order_items (${ITEM.columns}) VALUES `,
 } as const;
 const KEYSET = " AND (created_at < ? OR (created_at = ? AND id < ?))";
 const PAGE_FIRST = SQL.page.replace("%AFTER%", "");
@@ -55,6 +55,8 @@ const ITEMS_OF_PAGE_AFTER = `SELECT ${ITEM.columns} FROM order_items WHERE order
 /** Every column of a new order, in ORDER.columns order, for the INSERT. */
 const ORDER_KEYS = Object.keys(getTableColumns(orders)) as (keyof OrderRow)[];
 const INSERT_ORDER = `INSERT INTO orders (${ORDER_COLS}) VALUES (${ORDER_KEYS.map(() => "?").join(", ")}) RETURNING ${ORDER_COLS}`;
+/** 16 lines × 6 columns = 96 bound values, under D1's limit of 100 per statement. */
+const ITEMS_PER_INSERT = 16;
 /** Column defaults the INSERT must supply itself (it lists every column). */
 const ORDER_DEFAULTS: Partial<OrderRow> = { currency: "CNY", refundedAmount: 0, queryCount: 0 };
 
@@ -65,10 +67,17 @@ const ORDER_DEFAULTS: Partial<OrderRow> = { currency: "CNY", refundedAmount: 0, 
 export async function insertOrder(db: Db, order: NewOrderRow, items: NewOrderItem[]): Promise<OrderRow> {
   const d1 = d1Of(db);
   const values = ORDER_KEYS.map((k) => (order as Partial<OrderRow>)[k] ?? ORDER_DEFAULTS[k] ?? null);
-  const [inserted] = await d1.batch([
-    d1.prepare(INSERT_ORDER).bind(...values),
-    ...items.map((it) => d1.prepare(SQL.insertItem).bind(order.id, it.line, it.productId, it.name, it.quantity, it.unitPrice)),
-  ]);
+  // Lines as multi-row INSERTs of at most ITEMS_PER_INSERT rows: D1 binds at most 100 values per statement.
+  const itemInserts: D1PreparedStatement[] = [];
+  for (let i = 0; i < items.length; i += ITEMS_PER_INSERT) {
+    const chunk = items.slice(i, i + ITEMS_PER_INSERT);
+    itemInserts.push(
+      d1
+        .prepare(`${SQL.insertItems}${chunk.map(() => "(?, ?, ?, ?, ?, ?)").join(", ")}`)
+        .bind(...chunk.flatMap((it) => [order.id, it.line, it.productId, it.name, it.quantity, it.unitPrice])),
+    );
+  }
+  const [inserted] = await d1.batch([d1.prepare(INSERT_ORDER).bind(...values), ...itemInserts]);
   const row = rowsOf(inserted)[0];
   if (!row) throw new Error(`order ${order.id} not returned by its insert`);
   return ORDER.decode(row);

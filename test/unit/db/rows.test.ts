@@ -75,6 +75,15 @@ describe("hand-written hot-path SQL", () => {
     expect((await itemsForOrders(db, [ord1])).get(ord1)).toEqual(itemsViaDrizzle);
   });
 
+  it("stores an order of 20 lines (more values than D1 binds in one statement) with every line in order", async () => {
+    const p = prefix();
+    await user(`${p}u`);
+    const many = Array.from({ length: 20 }, (_, i) => ({ line: i + 1, productId: `prod_${i}`, name: `P${i}`, quantity: 1 + (i % 3), unitPrice: 100 + i }));
+    await insertOrder(db, newOrder(`${p}big`, `${p}u`, T), many);
+    const found = await findOrderWithItemsForUser(db, `${p}big`, `${p}u`);
+    expect(found!.items.map(({ orderId, ...line }) => (expect(orderId).toBe(`${p}big`), line))).toEqual(many);
+  });
+
   it("finds nothing for another user's order, an unknown id or an unknown out_trade_no", async () => {
     const p = prefix();
     await user(`${p}u1`);
