@@ -501,7 +501,7 @@ async function runPhase(ctx, route, target, amount) {
 async function profilePhase(ctx, route, name, count) {
   // A few hundred requests are plenty of samples; a longer profile can take the inspector
   // proxy minutes (and gigabytes) to hand over.
-  const n = Math.min(count, 400);
+  const n = Math.min(count, 150);
   await route.prepare?.(n, "profile");
   const prof = await startProfile(ctx.workerInspector);
   const r = await runPhase(ctx, route, "prod", n);

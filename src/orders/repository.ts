@@ -2,7 +2,7 @@
  * @module orders/repository — every read and write of orders, order_items and order_events.
  *
  * The one status writer is `writeTransition`: a conditional
- * `UPDATE orders SET status = ?, …patch, last_transition_id = ? WHERE id = ? AND status = ? RETURNING *`
+ * `UPDATE orders SET status = ?, …patch, last_transition_id = ? WHERE id = ? AND status = ? RETURNING <every column>`
  * in one D1 batch with the audit row, the fulfilment outbox row (when the order becomes PAID),
  * flags, and the caller's extra statements. Rows that must exist only if *this* request won are
  * inserted with `INSERT … SELECT … WHERE EXISTS (SELECT 1 FROM orders WHERE id = ? AND
@@ -44,7 +44,7 @@ const SQL = {
   /** A user's page (newest first) on orders_user_created; `%AFTER%` is the keyset condition or nothing. */
   page: `SELECT ${ORDER_COLS} FROM orders WHERE user_id = ?%AFTER% ORDER BY created_at DESC, id DESC LIMIT ?`,
   pageIds: `SELECT id FROM orders WHERE user_id = ?%AFTER% ORDER BY created_at DESC, id DESC LIMIT ?`,
-  insertItems: `INSERT INTO order_items (${ITEM.columns}) VALUES `,
+  insertItems: `INSERT INTO order_items (${ITEM.names}) VALUES `,
 } as const;
 const KEYSET = " AND (created_at < ? OR (created_at = ? AND id < ?))";
 const PAGE_FIRST = SQL.page.replace("%AFTER%", "");
@@ -54,7 +54,7 @@ const ITEMS_OF_PAGE_AFTER = `SELECT ${ITEM.columns} FROM order_items WHERE order
 
 /** Every column of a new order, in ORDER.columns order, for the INSERT. */
 const ORDER_KEYS = Object.keys(getTableColumns(orders)) as (keyof OrderRow)[];
-const INSERT_ORDER = `INSERT INTO orders (${ORDER_COLS}) VALUES (${ORDER_KEYS.map(() => "?").join(", ")}) RETURNING ${ORDER_COLS}`;
+const INSERT_ORDER = `INSERT INTO orders (${ORDER.names}) VALUES (${ORDER_KEYS.map(() => "?").join(", ")}) RETURNING ${ORDER_COLS}`;
 /** 16 lines × 6 columns = 96 bound values, under D1's limit of 100 per statement. */
 const ITEMS_PER_INSERT = 16;
 /** Column defaults the INSERT must supply itself (it lists every column). */
@@ -342,7 +342,7 @@ export const WON_GUARD = "EXISTS (SELECT 1 FROM orders WHERE id = ? AND last_tra
 /**
  * THE status writer. One atomic D1 batch:
  *   1. `UPDATE orders SET status = to, …patch, last_transition_id = token, updated_at = now
- *       WHERE id = ? AND status = from [AND last_transition_id IS expected] RETURNING *`
+ *       WHERE id = ? AND status = from [AND last_transition_id IS expected] RETURNING <every column>`
  *   2. the audit row (order_events), only if 1 won;
  *   3. when `to` is PAID: the fulfilment outbox row (PENDING, due now; ON CONFLICT DO NOTHING),
  *      only if 1 won — or, with `claimFulfilment`, RUNNING and claimed by this request, with
@@ -371,7 +371,7 @@ export async function writeTransition(db: Db, req: TransitionRequest): Promise<T
     whereParams.push(...g.params);
   }
   const update = d1
-    .prepare(`UPDATE orders SET ${sets.join(", ")} WHERE ${where.join(" AND ")} RETURNING *`)
+    .prepare(`UPDATE orders SET ${sets.join(", ")} WHERE ${where.join(" AND ")} RETURNING ${ORDER.columns}`)
     .bind(...params, ...whereParams);
 
   const guard = [req.orderId, req.token];

@@ -63,8 +63,21 @@ export function parseCertificate(pem: string): ParsedCertificate {
   };
 }
 
-/** A verify key from an SPKI PEM (pub_key.pem) or from a certificate PEM. */
+/** Keys by the PEM text they came from: the configured public key is resolved on every notification. */
+const pemKeys = new Map<string, Promise<CryptoKey>>();
+
+/** A verify key from an SPKI PEM (pub_key.pem) or from a certificate PEM; cached per isolate. */
 export function importPublicKeyPem(pem: string): Promise<CryptoKey> {
+  let key = pemKeys.get(pem);
+  if (!key) {
+    key = importPemUncached(pem);
+    pemKeys.set(pem, key);
+    key.catch(() => pemKeys.delete(pem));
+  }
+  return key;
+}
+
+function importPemUncached(pem: string): Promise<CryptoKey> {
   const spki = pemToDer(pem, "PUBLIC KEY");
   if (spki) return importSpki(toBase64(spki), spki);
   if (pemToDer(pem, "CERTIFICATE")) {

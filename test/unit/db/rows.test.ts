@@ -124,9 +124,15 @@ describe("hand-written hot-path SQL", () => {
     expect(first.rows[0]).toEqual(viaDrizzle);
   });
 
-  it("decodes non-plain columns through drizzle's own mapping (integer booleans)", async () => {
+  it("selects every column under its property name and decodes non-plain columns through drizzle's own mapping", async () => {
     const codec = rowCodec(schema.products);
-    expect(codec.decode({ id: "p", active: 1, sort: 0 })).toEqual({ id: "p", active: true, sort: 0 });
+    expect(codec.columns).toContain('"created_at" AS "createdAt"');
+    expect(codec.names).toContain('"created_at"');
+    expect(codec.names).not.toContain(" AS ");
+    const raw = await env.DB.prepare(`SELECT ${codec.columns} FROM products WHERE id = 'prod_coffee'`).first<Record<string, unknown>>();
+    const [viaDrizzle] = await db.select().from(schema.products).where(eq(schema.products.id, "prod_coffee"));
+    expect(viaDrizzle!.active).toBe(true);
+    expect(codec.decode(raw!)).toEqual(viaDrizzle);
     expect(codec.decode({ id: "p", active: 0 })).toEqual({ id: "p", active: false });
     expect(codec.column("createdAt")).toBe("created_at");
     expect(() => codec.column("nope" as never)).toThrow(/no column/);
