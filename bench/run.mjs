@@ -43,6 +43,8 @@ const COUNTS = QUICK
   ? { login: 150, create: 150, notifyFirst: 150, notifyDup: 200, get: 300, list: 200, warm: 40, scaleOrders: 5000, scaleUsers: 1000, pending: 1000 }
   : { login: 1500, create: 1500, notifyFirst: 2000, notifyDup: 3000, get: 4000, list: 3000, warm: 150, scaleOrders: 100_000, scaleUsers: 20_000, pending: 10_000 };
 const PHASE_MAX_SECONDS = 40;
+/** Measured phases run as this many alternating Worker/floor slices (see runInterleaved). */
+const SLICES = QUICK ? 1 : 3;
 const BENCH_USERS = 32;
 
 const wranglerBin = join(ROOT, "node_modules", ".bin", "wrangler");
@@ -360,8 +362,7 @@ async function main() {
   for (const [name, r] of Object.entries(routes)) {
     const n = COUNTS[name];
     await r.prepare?.(n, "empty");
-    const prod = await runPhase(ctx, r, "prod", n);
-    const fl = await runPhase(ctx, r, "floor", n);
+    const { prod, floor: fl } = await runInterleaved(ctx, r, n);
     results.empty[name] = { prod, floor: fl };
     printPhase(name, prod, fl);
     if (PROFILE.includes(name)) await profilePhase(ctx, r, name, n);
@@ -398,8 +399,7 @@ async function main() {
       const r = routes[name];
       const n = COUNTS[name];
       await r.prepare?.(n, "scale");
-      const prod = await runPhase(ctx, r, "prod", n);
-      const fl = await runPhase(ctx, r, "floor", n);
+      const { prod, floor: fl } = await runInterleaved(ctx, r, n);
       results.scale[name] = { prod, floor: fl };
       printPhase(`${name}@scale`, prod, fl);
     }
@@ -468,9 +468,9 @@ async function settle(pid) {
   }
 }
 
-async function runPhase(ctx, route, target, amount) {
+async function runPhase(ctx, route, target, amount, given) {
   if (argv.includes("--verbose")) log(`    ${route.name} ${target} ×${amount}`);
-  const spec = route[target](amount);
+  const spec = given ?? route[target](amount);
   const pid = target === "prod" ? ctx.W.worker : ctx.F.worker;
   const proxy = target === "prod" ? ctx.W.proxy[0] : ctx.F.proxy[0];
   const port = target === "prod" ? ctx.workerPort : ctx.floorPort;
@@ -496,6 +496,56 @@ async function runPhase(ctx, route, target, amount) {
   }
   return out;
 }
+
+/**
+ * One route's measured phase as SLICES alternating slices, Worker then floor: a change in how
+ * fast the machine is during the run (other processes, CPU frequency, the simulator) then hits
+ * the route and its floor alike instead of landing on one of them. CPU is summed over the
+ * slices; each slice's figure is kept in results.json to show the spread.
+ */
+async function runInterleaved(ctx, route, n) {
+  const specs = { prod: route.prod(n), floor: route.floor(n) };
+  const parts = { prod: [], floor: [] };
+  const per = Math.ceil(n / SLICES);
+  for (let i = 0; i < SLICES && i * per < n; i++) {
+    const amount = Math.min(per, n - i * per);
+    for (const t of ["prod", "floor"]) parts[t].push(await runPhase(ctx, route, t, amount, specs[t]));
+  }
+  return { prod: combineSlices(parts.prod), floor: combineSlices(parts.floor) };
+}
+
+/** Sums of the slices; p50 the median slice's, p99 and max the worst slice's (conservative). */
+function combineSlices(parts) {
+  if (parts.length === 1) return { ...parts[0], slices: [sliceOf(parts[0])] };
+  const sum = (f) => parts.reduce((a, p) => a + (f(p) ?? 0), 0);
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const requests = sum((p) => p.requests);
+  const statusCodes = {};
+  for (const p of parts) for (const [k, v] of Object.entries(p.statusCodes)) statusCodes[k] = (statusCodes[k] ?? 0) + v;
+  const unexpected = parts.filter((p) => p.unexpected).map((p) => p.unexpected);
+  return {
+    requests,
+    ok: sum((p) => p.ok),
+    statusCodes,
+    errors: sum((p) => p.errors),
+    timeouts: sum((p) => p.timeouts),
+    wallS: sum((p) => p.wallS),
+    rps: requests / sum((p) => p.requests / p.rps),
+    p50: median(parts.map((p) => p.p50)),
+    p90: median(parts.map((p) => p.p90)),
+    p99: Math.max(...parts.map((p) => p.p99)),
+    max: Math.max(...parts.map((p) => p.max)),
+    timedOut: parts.some((p) => p.timedOut),
+    samples: parts.flatMap((p) => p.samples).slice(0, 20),
+    cpuMs: sum((p) => p.cpuMs),
+    cpuMsPerReq: sum((p) => p.cpuMs) / requests,
+    proxyCpuMsPerReq: parts.every((p) => p.proxyCpuMsPerReq !== null) ? sum((p) => p.proxyCpuMsPerReq * p.requests) / requests : null,
+    ...(unexpected.length ? { unexpected: Object.assign({}, ...unexpected) } : {}),
+    slices: parts.map(sliceOf),
+  };
+}
+
+const sliceOf = (p) => ({ requests: p.requests, cpuMsPerReq: p.cpuMsPerReq, p50: p.p50, p99: p.p99 });
 
 /** An extra, unreported phase of `route` with the V8 profiler on (see lib/profile.mjs). */
 async function profilePhase(ctx, route, name, count) {

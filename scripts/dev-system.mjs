@@ -32,7 +32,8 @@ export async function ensureDevFiles({ devVarsPath, simConfigPath, workerPort, s
   mkdirSync(dirname(devVarsPath), { recursive: true });
   mkdirSync(dirname(simConfigPath), { recursive: true });
   const { devVars, simulator } = await generateDevSetup({ workerPort, simPort });
-  writeFileSync(devVarsPath, devVars, { mode: 0o600 });
+  // Development shows every log line (production default: info).
+  writeFileSync(devVarsPath, `${devVars}LOG_LEVEL="debug"\n`, { mode: 0o600 });
   writeFileSync(simConfigPath, JSON.stringify(simulator, null, 2), { mode: 0o600 });
   return true;
 }

@@ -7,6 +7,7 @@
  */
 import { AppError } from "./errors";
 import { pemToDer, utf8 } from "./lib/encoding";
+import { LOG_LEVELS, type LogLevel } from "./lib/log";
 
 export interface Config {
   appid: string;
@@ -30,6 +31,8 @@ export interface Config {
   /** Requests per minute; 0 = off. */
   loginRateLimit: number;
   orderRateLimit: number;
+  /** Lowest level written to the log (LOG_LEVEL); default info. */
+  logLevel: LogLevel;
 }
 
 type RawEnv = Partial<Record<string, unknown>>;
@@ -66,6 +69,13 @@ class ConfigReader {
     const n = Number(v);
     if (n < min || n > max) this.fail(name, `must be between ${min} and ${max}`);
     return n;
+  }
+
+  oneOf<T extends string>(name: string, values: readonly T[], dflt: T): T {
+    const v = this.raw(name);
+    if (v === undefined) return dflt;
+    if (!(values as readonly string[]).includes(v)) this.fail(name, `must be one of ${values.join(", ")}`);
+    return v as T;
   }
 
   url(name: string, dflt: string): string {
@@ -156,6 +166,7 @@ export function parseConfig(env: RawEnv): Config {
     sessionTtlSeconds: r.int("SESSION_TTL_SECONDS", 7200, 1, 30 * 24 * 3600),
     loginRateLimit: r.int("LOGIN_RATE_LIMIT", 30, 0, 1_000_000),
     orderRateLimit: r.int("ORDER_RATE_LIMIT", 30, 0, 1_000_000),
+    logLevel: r.oneOf("LOG_LEVEL", LOG_LEVELS, "info"),
   };
 }
 

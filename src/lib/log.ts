@@ -6,7 +6,11 @@
  * and WeChat answers are never passed here whole.
  */
 export type LogFields = Record<string, unknown>;
-export type LogLevel = "debug" | "info" | "warn" | "error";
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** LOG_LEVEL's value if it is a level, else info (the config check reports a wrong value). */
+export const logLevelOf = (v: unknown): LogLevel => ((LOG_LEVELS as readonly unknown[]).includes(v) ? (v as LogLevel) : "info");
 
 export interface Logger {
   debug(msg: string, fields?: LogFields): void;

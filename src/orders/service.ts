@@ -169,7 +169,8 @@ export async function createOrder(
       throw err;
     }
   }
-  ctx.log.info("order created", { orderId: order.id, outTradeNo: order.outTradeNo, amount, lines: lines.length });
+  // Debug: the orders row and its order_events rows are the record (README, LOG_LEVEL).
+  ctx.log.debug("order created", { orderId: order.id, outTradeNo: order.outTradeNo, amount, lines: lines.length });
 
   const prepaid = await prepayHoldingLock(ctx, order, lockUntil);
   // The lines were just stored: the view is built from them, without reading them back.

@@ -43,6 +43,7 @@ export const authRoutes = new OpenAPIHono<AppEnv>().openapi(route, async (c) => 
     },
     code,
   );
-  c.var.log.info("login", { userId: result.user.id });
+  // Debug: the users row (updated_at) is the record (README, LOG_LEVEL).
+  c.var.log.debug("login", { userId: result.user.id });
   return c.json(result, 200);
 });

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config";
+import { logLevelOf } from "../../src/lib/log";
 import { AppError } from "../../src/errors";
 import * as keys from "../fixtures/keys";
 import { createHarness } from "../support/harness";
@@ -46,8 +47,18 @@ describe("parseConfig", () => {
     [{ WXPAY_API_BASE: "ftp://x" }, /^WXPAY_API_BASE: must be an http/],
     [{ ORDER_TTL_SECONDS: "ten" }, /^ORDER_TTL_SECONDS: must be a whole number/],
     [{ LOGIN_RATE_LIMIT: "-1" }, /^LOGIN_RATE_LIMIT: must be a whole number/],
+    [{ LOG_LEVEL: "verbose" }, /^LOG_LEVEL: must be one of debug, info, warn, error$/],
   ])("rejects %o", (overrides, message) => {
     expect(misconfigured(overrides)).toMatch(message);
+  });
+
+  it("reads LOG_LEVEL (default info); the entry's logger falls back to info for a value the check rejects", () => {
+    expect(parseConfig({ ...good(), LOG_LEVEL: undefined }).logLevel).toBe("info");
+    expect(parseConfig({ ...good(), LOG_LEVEL: "debug" }).logLevel).toBe("debug");
+    expect(parseConfig({ ...good(), LOG_LEVEL: " warn " }).logLevel).toBe("warn");
+    expect(logLevelOf("error")).toBe("error");
+    expect(logLevelOf("verbose")).toBe("info");
+    expect(logLevelOf(undefined)).toBe("info");
   });
 
   it("allows plain http notify URLs only for local development hosts", () => {
