@@ -46,13 +46,12 @@ export function createApp(deps: AppDeps) {
     c.set("deps", deps);
     c.set("log", deps.logger.with({ requestId }));
     c.set("db", dbFor(c.env.DB));
-    await next();
+    // Set before the handler so the response it builds carries it (setting it afterwards makes
+    // Hono copy the finished Response); error answers set it themselves (errors.ts).
     c.header("X-Request-Id", requestId);
-  });
-
-  app.use("*", async (c, next) => {
     if (!CONFIG_FREE.has(c.req.path)) c.set("config", getConfig(c.env));
     await next();
+    if (!c.res.headers.has("X-Request-Id")) c.header("X-Request-Id", requestId);
   });
 
   app.use(
