@@ -44,7 +44,7 @@ const COUNTS = QUICK
   : { login: 1500, create: 1500, notifyFirst: 2000, notifyDup: 3000, get: 4000, list: 3000, warm: 150, scaleOrders: 100_000, scaleUsers: 20_000, pending: 10_000 };
 const PHASE_MAX_SECONDS = 40;
 /** Measured phases run as this many alternating Worker/floor slices (see runInterleaved). */
-const SLICES = QUICK ? 1 : 3;
+const SLICES = QUICK ? 1 : 5;
 const BENCH_USERS = 32;
 
 const wranglerBin = join(ROOT, "node_modules", ".bin", "wrangler");

@@ -70,11 +70,15 @@ function table(results) {
 function sliceSpread(phases) {
   const lines = Object.entries(phases ?? {})
     .filter(([, m]) => (m.prod.slices?.length ?? 0) > 1 && m.prod.slices.length === m.floor.slices?.length)
-    .map(([route, m]) => `${LABELS[route]} ${m.prod.slices.map((p, i) => f(p.cpuMsPerReq - m.floor.slices[i].cpuMsPerReq, 2)).join(" · ")}`);
+    .map(([route, m]) => {
+      const d = m.prod.slices.map((p, i) => p.cpuMsPerReq - m.floor.slices[i].cpuMsPerReq);
+      const median = [...d].sort((a, b) => a - b)[Math.floor(d.length / 2)];
+      return `${LABELS[route]} ${d.map((x) => f(x, 2)).join(" · ")} (median ${f(median, 2)})`;
+    });
   if (lines.length === 0) return "";
   return (
     "Each phase ran as alternating slices (Worker, floor, Worker, floor, …) so that a change in the machine's speed during the run hits both; " +
-    `the figures above are over all slices. CPU above floor per slice, ms: ${lines.join("; ")}.`
+    `the figures above (and the verdicts) are over all slices. CPU above floor per slice, ms: ${lines.join("; ")}.`
   );
 }
 
