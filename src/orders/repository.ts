@@ -52,6 +52,19 @@ const PAGE_AFTER = SQL.page.replace("%AFTER%", KEYSET);
 const ITEMS_OF_PAGE_FIRST = `SELECT ${ITEM.columns} FROM order_items WHERE order_id IN (${SQL.pageIds.replace("%AFTER%", "")}) ORDER BY order_id, line`;
 const ITEMS_OF_PAGE_AFTER = `SELECT ${ITEM.columns} FROM order_items WHERE order_id IN (${SQL.pageIds.replace("%AFTER%", KEYSET)}) ORDER BY order_id, line`;
 
+/** The hot reads' SQL, for the query-plan test (test/unit/db/rows.test.ts). */
+export const HOT_READS = {
+  byId: SQL.byId,
+  byIdForUser: SQL.byIdForUser,
+  byOutTradeNo: SQL.byOutTradeNo,
+  byIdempotencyKey: SQL.byIdempotencyKey,
+  itemsOf: SQL.itemsOf,
+  pageFirst: PAGE_FIRST,
+  pageAfter: PAGE_AFTER,
+  itemsOfPageFirst: ITEMS_OF_PAGE_FIRST,
+  itemsOfPageAfter: ITEMS_OF_PAGE_AFTER,
+} as const;
+
 /** Every column of a new order, in ORDER.columns order, for the INSERT. */
 const ORDER_KEYS = Object.keys(getTableColumns(orders)) as (keyof OrderRow)[];
 const INSERT_ORDER = `INSERT INTO orders (${ORDER.names}) VALUES (${ORDER_KEYS.map(() => "?").join(", ")}) RETURNING ${ORDER_COLS}`;

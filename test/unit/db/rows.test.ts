@@ -15,6 +15,7 @@ import {
   findOrderByOutTradeNo,
   findOrderForUser,
   findOrderWithItemsForUser,
+  HOT_READS,
   insertOrder,
   itemsForOrders,
   listOrdersWithItemsForUser,
@@ -136,6 +137,15 @@ describe("hand-written hot-path SQL", () => {
     expect(codec.decode({ id: "p", active: 0 })).toEqual({ id: "p", active: false });
     expect(codec.column("createdAt")).toBe("created_at");
     expect(() => codec.column("nope" as never)).toThrow(/no column/);
+  });
+
+  it.each(Object.entries(HOT_READS))("reads %s through an index, never a full scan", async (_name, sql) => {
+    const params = Array.from({ length: (sql.match(/\?/g) ?? []).length }, () => "x");
+    const plan = await env.DB.prepare(`EXPLAIN QUERY PLAN ${sql}`).bind(...params).all<{ detail: string }>();
+    const details = plan.results.map((r) => r.detail);
+    expect(details.length).toBeGreaterThan(0);
+    for (const d of details) expect(d).not.toMatch(/^SCAN (orders|order_items)\b/);
+    expect(details.some((d) => /USING (COVERING )?INDEX|USING INTEGER PRIMARY KEY/.test(d))).toBe(true);
   });
 
   it("prices only active products", async () => {
