@@ -5,6 +5,7 @@
  */
 import { fromBase64, toBase64, utf8, fromUtf8 } from "../lib/encoding";
 import type { Random } from "../lib/random";
+import { memoAsync } from "../lib/memo";
 
 export interface SessionKeys {
   tokenKey: CryptoKey;
@@ -24,13 +25,7 @@ async function derive(secret: string): Promise<SessionKeys> {
 }
 
 export function sessionKeys(secret: string): Promise<SessionKeys> {
-  let p = cache.get(secret);
-  if (!p) {
-    p = derive(secret);
-    p.catch(() => cache.delete(secret));
-    cache.set(secret, p);
-  }
-  return p;
+  return memoAsync(cache, secret, () => derive(secret));
 }
 
 /** base64(iv ‖ ciphertext+tag); `aad` binds the ciphertext to its row (the openid). */

@@ -4,6 +4,7 @@ import { FULFILMENT_LEASE_MS, retryDueFulfilments } from "../../src/fulfilment/r
 import type { PaidOrderForFulfilment } from "../../src/context";
 import { drizzle } from "drizzle-orm/d1";
 import * as schema from "../../src/db/schema";
+import { wrapD1 } from "../support/chaos";
 import { count, getOrder, paidAtWechat, placeOrder } from "../support/shop";
 import { createWorld, type World } from "../support/world";
 import type { CorruptKind } from "../simulator/faults";
@@ -212,25 +213,15 @@ describe("POST /v1/pay/notify", () => {
     // The hook runs, then the write recording DONE fails (as if the Worker died right there).
     let failDone = 1;
     let batches = 0;
-    const realDb = env.DB;
-    const flakyDb = new Proxy(realDb, {
-      get(target, prop) {
-        if (prop === "batch") {
-          return (stmts: D1PreparedStatement[]) => {
-            batches++;
-            return target.batch(stmts);
-          };
-        }
-        if (prop === "prepare") {
-          return (sql: string) => {
-            const stmt = target.prepare(sql);
-            if (!sql.includes("SET status = 'DONE'") || failDone === 0) return stmt;
-            failDone--;
-            return { bind: () => ({ run: async () => { throw new Error("D1_ERROR: worker went away"); } }) };
-          };
-        }
-        const v = Reflect.get(target, prop, target);
-        return typeof v === "function" ? v.bind(target) : v;
+    const flakyDb = wrapD1({
+      batch: (real, stmts) => {
+        batches++;
+        return real.batch(stmts);
+      },
+      prepare: (real, sql) => {
+        if (!sql.includes("SET status = 'DONE'") || failDone === 0) return real.prepare(sql);
+        failDone--;
+        return { bind: () => ({ run: async () => { throw new Error("D1_ERROR: worker went away"); } }) } as unknown as D1PreparedStatement;
       },
     });
     const f = fulfilmentCounter();
@@ -259,21 +250,14 @@ describe("POST /v1/pay/notify", () => {
 
   it("answers 500 when D1 fails mid-apply, and the redelivery succeeds", async () => {
     let failBatches = 1;
-    const realDb = env.DB;
-    const flakyDb = new Proxy(realDb, {
-      get(target, prop) {
-        if (prop === "batch") {
-          return async (stmts: D1PreparedStatement[]) => {
-            // Fail the batch that writes the notification log (the transition batch).
-            if (failBatches > 0 && stmts.length > 2) {
-              failBatches--;
-              throw new Error("D1_ERROR: simulated storage failure");
-            }
-            return target.batch(stmts);
-          };
+    const flakyDb = wrapD1({
+      batch: async (real, stmts) => {
+        // Fail the batch that writes the notification log (the transition batch).
+        if (failBatches > 0 && stmts.length > 2) {
+          failBatches--;
+          throw new Error("D1_ERROR: simulated storage failure");
         }
-        const v = Reflect.get(target, prop, target);
-        return typeof v === "function" ? v.bind(target) : v;
+        return real.batch(stmts);
       },
     });
     const w = createWorld({ env: { DB: flakyDb } });

@@ -70,25 +70,33 @@ export async function runCron(w: World, e: Env = w.env): Promise<ReconcileReport
   return p;
 }
 
-/** env.DB whose next `failBatches` batches (and `failRuns` single-statement runs) throw. */
+/** env.DB with `batch` and/or `prepare` replaced (each given the real binding); the rest passes through. */
+export function wrapD1(overrides: {
+  batch?: (real: D1Database, stmts: D1PreparedStatement[]) => Promise<D1Result[]>;
+  prepare?: (real: D1Database, sql: string) => D1PreparedStatement;
+}): D1Database {
+  return new Proxy(env.DB, {
+    get(target, prop) {
+      if (prop === "batch" && overrides.batch) return (stmts: D1PreparedStatement[]) => overrides.batch!(target, stmts);
+      if (prop === "prepare" && overrides.prepare) return (sql: string) => overrides.prepare!(target, sql);
+      const v = Reflect.get(target, prop, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+}
+
+/** env.DB whose next `failBatches` batches throw. */
 export function flakyD1(): { db: D1Database; failBatches: (n: number) => void; failures: () => number } {
   let batches = 0;
   let failures = 0;
-  const real = env.DB;
-  const db = new Proxy(real, {
-    get(target, prop) {
-      if (prop === "batch") {
-        return async (stmts: D1PreparedStatement[]) => {
-          if (batches > 0) {
-            batches--;
-            failures++;
-            throw new Error("D1_ERROR: simulated storage failure (batch)");
-          }
-          return target.batch(stmts);
-        };
+  const db = wrapD1({
+    batch: async (real, stmts) => {
+      if (batches > 0) {
+        batches--;
+        failures++;
+        throw new Error("D1_ERROR: simulated storage failure (batch)");
       }
-      const v = Reflect.get(target, prop, target);
-      return typeof v === "function" ? v.bind(target) : v;
+      return real.batch(stmts);
     },
   });
   return { db, failBatches: (n) => void (batches = n), failures: () => failures };

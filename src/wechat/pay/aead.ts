@@ -7,6 +7,7 @@
  * Go vectors use 16-byte keys; `allowAes128ForTestVectors` exists only so tests can replay them.
  */
 import { fromBase64, fromUtf8, toBase64, utf8 } from "../../lib/encoding";
+import { memoAsync } from "../../lib/memo";
 import { DecryptError, InvalidKey } from "./errors";
 
 export const AEAD_ALGORITHM = "AEAD_AES_256_GCM";
@@ -34,14 +35,9 @@ function importAesKey(apiv3Key: string, opts: AeadOptions): Promise<CryptoKey> {
       new InvalidKey(`WXPAY_APIV3_KEY: must be exactly 32 bytes (got ${raw.length}); it is the APIv3 key, not the APIv2 key`),
     );
   }
-  const cacheKey = `${raw.length}:${apiv3Key}`;
-  let key = aesKeys.get(cacheKey);
-  if (!key) {
-    key = crypto.subtle.importKey("raw", raw, { name: "AES-GCM" }, false, ["encrypt", "decrypt"]);
-    aesKeys.set(cacheKey, key);
-    key.catch(() => aesKeys.delete(cacheKey));
-  }
-  return key;
+  return memoAsync(aesKeys, `${raw.length}:${apiv3Key}`, () =>
+    crypto.subtle.importKey("raw", raw, { name: "AES-GCM" }, false, ["encrypt", "decrypt"]),
+  );
 }
 
 /**

@@ -9,6 +9,7 @@
 import "reflect-metadata"; // @peculiar/x509 (tsyringe) needs it before it loads, or the Worker fails to start
 import { X509Certificate } from "@peculiar/x509";
 import { pemToDer, toBase64 } from "../../lib/encoding";
+import { memoAsync } from "../../lib/memo";
 import { InvalidKey, UnknownSerial } from "./errors";
 import type { KeyResolver } from "./verifier";
 
@@ -19,18 +20,14 @@ const spkiKeys = new Map<string, Promise<CryptoKey>>();
 
 /** An RSA SubjectPublicKeyInfo imported for RS256 verification, cached per isolate. */
 export function importSpki(spkiBase64: string, der?: Uint8Array): Promise<CryptoKey> {
-  let key = spkiKeys.get(spkiBase64);
-  if (!key) {
+  return memoAsync(spkiKeys, spkiBase64, () => {
     const bytes = der ?? pemToDer(`-----BEGIN PUBLIC KEY-----\n${spkiBase64}\n-----END PUBLIC KEY-----`, "PUBLIC KEY");
-    key = bytes
+    return bytes
       ? crypto.subtle.importKey("spki", bytes, RSA_SHA256, false, ["verify"]).catch((cause: unknown) => {
           throw new InvalidKey("a WeChat Pay public key is not an RSA SubjectPublicKeyInfo", { cause });
         })
       : Promise.reject(new InvalidKey("a WeChat Pay public key is not base64 DER"));
-    spkiKeys.set(spkiBase64, key);
-    key.catch(() => spkiKeys.delete(spkiBase64));
-  }
-  return key;
+  });
 }
 
 export interface ParsedCertificate {
@@ -68,13 +65,7 @@ const pemKeys = new Map<string, Promise<CryptoKey>>();
 
 /** A verify key from an SPKI PEM (pub_key.pem) or from a certificate PEM; cached per isolate. */
 export function importPublicKeyPem(pem: string): Promise<CryptoKey> {
-  let key = pemKeys.get(pem);
-  if (!key) {
-    key = importPemUncached(pem);
-    pemKeys.set(pem, key);
-    key.catch(() => pemKeys.delete(pem));
-  }
-  return key;
+  return memoAsync(pemKeys, pem, () => importPemUncached(pem));
 }
 
 function importPemUncached(pem: string): Promise<CryptoKey> {

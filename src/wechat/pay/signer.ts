@@ -6,6 +6,7 @@
  * workerd, signing ~600 µs, so the CryptoKey is imported once per PEM text and reused.
  */
 import { pemToDer, toBase64, utf8 } from "../../lib/encoding";
+import { memoAsync } from "../../lib/memo";
 import { InvalidKey } from "./errors";
 
 export const AUTH_SCHEME = "WECHATPAY2-SHA256-RSA2048";
@@ -39,13 +40,7 @@ const merchantKeys = new Map<string, Promise<CryptoKey>>();
  * signing only. Cached per isolate by PEM text; a failed import is not cached.
  */
 export function importMerchantKey(pem: string): Promise<CryptoKey> {
-  let key = merchantKeys.get(pem);
-  if (!key) {
-    key = importPkcs8(pem);
-    merchantKeys.set(pem, key);
-    key.catch(() => merchantKeys.delete(pem));
-  }
-  return key;
+  return memoAsync(merchantKeys, pem, () => importPkcs8(pem));
 }
 
 async function importPkcs8(pem: string): Promise<CryptoKey> {
