@@ -33,7 +33,8 @@ const SQL = {
     "UPDATE fulfilments SET status = 'RUNNING', lease_until = ?, attempts = attempts + 1 " +
     "WHERE order_id = ? AND ((status = 'PENDING' AND next_attempt_at <= ?) OR (status = 'RUNNING' AND lease_until <= ?)) " +
     "RETURNING attempts",
-  order: "SELECT id, out_trade_no, user_id, amount, transaction_id FROM orders WHERE id = ?",
+  /** The paid order as the hook sees it (properties, not column names). */
+  order: 'SELECT id, out_trade_no AS "outTradeNo", user_id AS "userId", amount, transaction_id AS "transactionId" FROM orders WHERE id = ?',
   items: `SELECT ${ITEM.columns} FROM order_items WHERE order_id = ? ORDER BY line`,
   done: "UPDATE fulfilments SET status = 'DONE', done_at = ?, lease_until = NULL, last_error = NULL WHERE order_id = ? AND status = 'RUNNING'",
   retry:
@@ -56,17 +57,8 @@ export async function runFulfilment(db: Db, deps: AppDeps, env: Env, orderId: st
   ]);
   const claim = rowsOf(claimed)[0];
   if (!claim) return "not_due";
-  const o = rowsOf(orderRows)[0];
-  const order = o
-    ? {
-        id: o.id as string,
-        outTradeNo: o.out_trade_no as string,
-        userId: o.user_id as string,
-        amount: o.amount as number,
-        transactionId: o.transaction_id as string | null,
-      }
-    : null;
-  return runHook(db, deps, env, orderId, claim.attempts as number, order && { ...order, items: ITEM.decodeAll(rowsOf(items)).map(lineOf) });
+  const order = rowsOf(orderRows)[0] as Omit<PaidOrderForFulfilment, "items"> | undefined;
+  return runHook(db, deps, env, orderId, claim.attempts as number, order ? { ...order, items: ITEM.decodeAll(rowsOf(items)).map(lineOf) } : null);
 }
 
 /**

@@ -9,6 +9,7 @@ import type { Logger } from "../lib/log";
 import type { ApplyContext } from "../orders/apply";
 import type { RefundServiceCtx } from "../refunds/submit";
 import type { WechatPay } from "../wechat/pay";
+import type { TaskStats } from "./report";
 
 export interface ReconcileLimits {
   /** PAYING orders queried per run. */
@@ -63,4 +64,29 @@ export function describeError(err: unknown): { code: string; message: string } {
   }
   if (err instanceof Error) return { code: err.name, message: err.message.slice(0, 300) };
   return { code: "unknown", message: String(err).slice(0, 300) };
+}
+
+/**
+ * The per-item loop of the bounded tasks: each item counts as scanned, as changed when `work`
+ * says so; a failure is counted, recorded under `task`, and the item pushed back (a failing
+ * push-back is ignored: the item stays due). One item never stops the others.
+ */
+export async function forEachDue<T extends { id: string }>(
+  ctx: JobContext,
+  task: string,
+  items: readonly T[],
+  stats: TaskStats,
+  work: (item: T) => Promise<boolean>,
+  pushBack: (item: T) => Promise<unknown>,
+): Promise<void> {
+  for (const item of items) {
+    stats.scanned++;
+    try {
+      if (await work(item)) stats.changed++;
+    } catch (err) {
+      stats.failed++;
+      ctx.fail(task, item.id, err);
+      await pushBack(item).catch(() => {});
+    }
+  }
 }

@@ -18,7 +18,7 @@ import { applyEvent, applyTransaction } from "../orders/apply";
 import { claimQuery, type OrderRow } from "../orders/repository";
 import { SYNC_INTERVAL_MS } from "../orders/service";
 import { ApiError } from "../wechat/pay/errors";
-import type { JobContext } from "./context";
+import { forEachDue, type JobContext } from "./context";
 import type { TaskStats } from "./report";
 import { RETRY_AFTER_FAILURE_MS, nextPayingCheck } from "./schedule";
 
@@ -31,25 +31,23 @@ export async function checkPayingOrders(ctx: JobContext, now: number, stats: Tas
     .where(and(eq(orders.status, "PAYING"), lte(orders.nextCheckAt, now), gt(orders.expiresAt, now)))
     .orderBy(asc(orders.nextCheckAt), asc(orders.id))
     .limit(ctx.limits.payingOrders);
-  for (const order of due) {
-    stats.scanned++;
-    try {
+  await forEachDue(
+    ctx,
+    "payingOrders",
+    due,
+    stats,
+    async (order) => {
       const claimed = await claimQuery(ctx.db, order.id, ["PAYING"], ctx.deps.clock.now(), SYNC_INTERVAL_MS);
-      if (!claimed) continue; // someone queried it a moment ago (sync) or it moved on
+      if (!claimed) return false; // someone queried it a moment ago (sync) or it moved on
       const tx = await ctx.pay.port.queryByOutTradeNo(claimed.outTradeNo);
       const r = await applyTransaction(ctx.orders, claimed, tx, "cron", { detail: { task: "paying" } });
-      if (r.outcome === "applied") {
-        stats.changed++;
-        continue;
-      }
+      if (r.outcome === "applied") return true;
       // Still unpaid (or flagged): ask again later, never after expiry (the expiry task takes over).
       await reschedule(ctx, claimed, nextPayingCheck(ctx.deps.clock.now(), claimed.queryCount, claimed.expiresAt));
-    } catch (err) {
-      stats.failed++;
-      ctx.fail("payingOrders", order.id, err);
-      await reschedule(ctx, order, Math.min(ctx.deps.clock.now() + RETRY_AFTER_FAILURE_MS, order.expiresAt)).catch(() => {});
-    }
-  }
+      return false;
+    },
+    (order) => reschedule(ctx, order, Math.min(ctx.deps.clock.now() + RETRY_AFTER_FAILURE_MS, order.expiresAt)),
+  );
 }
 
 export async function checkExpiredOrders(ctx: JobContext, now: number, stats: TaskStats): Promise<void> {
@@ -65,16 +63,9 @@ export async function checkExpiredOrders(ctx: JobContext, now: number, stats: Ta
     )
     .orderBy(asc(orders.expiresAt), asc(orders.id))
     .limit(ctx.limits.expiredOrders);
-  for (const order of due) {
-    stats.scanned++;
-    try {
-      if (await settleExpired(ctx, order)) stats.changed++;
-    } catch (err) {
-      stats.failed++;
-      ctx.fail("expiredOrders", order.id, err);
-      await reschedule(ctx, order, ctx.deps.clock.now() + RETRY_AFTER_FAILURE_MS).catch(() => {});
-    }
-  }
+  await forEachDue(ctx, "expiredOrders", due, stats, (order) => settleExpired(ctx, order), (order) =>
+    reschedule(ctx, order, ctx.deps.clock.now() + RETRY_AFTER_FAILURE_MS),
+  );
 }
 
 /** Query → paid: PAID; unpaid: close → CLOSED. True when the order changed. */

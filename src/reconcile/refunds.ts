@@ -10,22 +10,15 @@ import { refunds } from "../db/schema";
 import { dueRefunds, getOrderRow, type RefundRow } from "../refunds/repository";
 import { applyRefundAnswer, submitRefund } from "../refunds/submit";
 import { ApiError } from "../wechat/pay/errors";
-import type { JobContext } from "./context";
+import { forEachDue, type JobContext } from "./context";
 import type { TaskStats } from "./report";
 import { RETRY_AFTER_FAILURE_MS, nextRefundCheck } from "./schedule";
 
 export async function checkRefunds(ctx: JobContext, now: number, stats: TaskStats): Promise<void> {
   const due = await dueRefunds(ctx.db, now, ctx.limits.refunds);
-  for (const refund of due) {
-    stats.scanned++;
-    try {
-      if (await checkOne(ctx, refund)) stats.changed++;
-    } catch (err) {
-      stats.failed++;
-      ctx.fail("refunds", refund.id, err);
-      await pushBack(ctx, refund, ctx.deps.clock.now() + RETRY_AFTER_FAILURE_MS).catch(() => {});
-    }
-  }
+  await forEachDue(ctx, "refunds", due, stats, (refund) => checkOne(ctx, refund), (refund) =>
+    pushBack(ctx, refund, ctx.deps.clock.now() + RETRY_AFTER_FAILURE_MS),
+  );
 }
 
 async function checkOne(ctx: JobContext, refund: RefundRow): Promise<boolean> {

@@ -225,7 +225,8 @@ describe("POST /v1/pay/notify", () => {
       },
     });
     const f = fulfilmentCounter();
-    const w = createWorld({ fulfil: f.fulfil, env: { DB: flakyDb } });
+    const seen: PaidOrderForFulfilment[] = [];
+    const w = createWorld({ fulfil: async (o) => (seen.push(o), f.fulfil(o)), env: { DB: flakyDb } });
     const { order } = await paidAtWechat(w);
     batches = 0;
     await w.sim.flush();
@@ -246,6 +247,10 @@ describe("POST /v1/pay/notify", () => {
     expect(await retryDueFulfilments(db, w.deps, w.env, 10)).toEqual({ scanned: 1, done: 1, failed: 0 });
     expect(await env.DB.prepare("SELECT status, attempts FROM fulfilments WHERE order_id = ?").bind(order.id).first()).toEqual({ status: "DONE", attempts: 2 });
     expect(f.runs).toEqual([order.id, order.id]);
+    // The claimed run (after the notification) and the cron's run hand the hook the same order.
+    expect(seen[0]).toMatchObject({ id: order.id, outTradeNo: order.outTradeNo, amount: order.amount, transactionId: expect.any(String) });
+    expect(seen[0]!.items.length).toBeGreaterThan(0);
+    expect(seen[1]).toEqual(seen[0]);
   });
 
   it("answers 500 when D1 fails mid-apply, and the redelivery succeeds", async () => {
