@@ -125,7 +125,7 @@ async function cryptoFloor(iterations: number): Promise<Json> {
 // ---------------------------------------------------------------------------------------------
 
 const ORDER_COLS =
-  '"id", "user_id", "openid", "out_trade_no", "status", "amount", "currency", "description", "time_expire", "expires_at", "prepay_id", "prepay_at", "prepay_lock_until", "transaction_id", "paid_at", "refunded_amount", "idempotency_key", "request_hash", "last_query_at", "query_count", "next_check_at", "last_transition_id", "created_at", "updated_at"';
+  '"id", "user_id", "openid", "out_trade_no", "status", "amount", "currency", "description", "time_expire", "expires_at", "prepay_id", "prepay_at", "prepay_lock_until", "transaction_id", "paid_at", "refunded_amount", "idempotency_key", "request_hash", "last_query_at", "query_count", "next_check_at", "last_transition_id", "created_at", "updated_at", "prepay_issued_at", "notify_url"';
 const ITEM_COLS = '"order_id", "line", "product_id", "name", "quantity", "unit_price"';
 const WON = "EXISTS (SELECT 1 FROM orders WHERE id = ? AND last_transition_id = ?)";
 
@@ -173,9 +173,9 @@ async function floorCreate(db: D1Database, b: Json, variant: string): Promise<Re
   const otn = `WXF${rnd(23)}`;
   const insert = db
     .prepare(
-      `insert into "orders" (${ORDER_COLS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, null, ?, null, null, ?, ?, ?, null, ?, null, null, ?, ?)${variant === "returning" ? " returning *" : ""}`,
+      `insert into "orders" (${ORDER_COLS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, null, ?, null, null, ?, ?, ?, null, ?, null, null, ?, ?, null, ?)${variant === "returning" ? " returning *" : ""}`,
     )
-    .bind(id, userId, openid, otn, "CREATED", amount, "CNY", lines.map((l) => l.name).join(", "), "2030-01-01T00:00:00+08:00", now + 1_800_000, now + 15_000, 0, null, null, 0, now, now);
+    .bind(id, userId, openid, otn, "CREATED", amount, "CNY", lines.map((l) => l.name).join(", "), "2030-01-01T00:00:00+08:00", now + 1_800_000, now + 15_000, 0, null, null, 0, now, now, "http://127.0.0.1:8787/v1/pay/notify");
   const insertItems = db
     .prepare(`insert into "order_items" (${ITEM_COLS}) values ${lines.map(() => "(?, ?, ?, ?, ?, ?)").join(", ")}`)
     .bind(...lines.flatMap((p, i) => [id, i + 1, p.id, p.name, i + 1, p.price]));
@@ -188,10 +188,10 @@ async function floorCreate(db: D1Database, b: Json, variant: string): Promise<Re
   await db.batch([
     db
       .prepare(
-        "UPDATE orders SET status = ?, last_transition_id = ?, updated_at = ?, prepay_id = ?, prepay_at = ?, prepay_lock_until = ?, next_check_at = ? WHERE id = ? AND status = ? RETURNING *",
+        "UPDATE orders SET status = ?, last_transition_id = ?, updated_at = ?, prepay_id = ?, prepay_at = ?, prepay_issued_at = ?, prepay_lock_until = ?, next_check_at = ? WHERE id = ? AND status = ? RETURNING *",
       )
       // next_check_at NULL: the reconciler must not query WeChat about the floor's orders.
-      .bind("PAYING", token, later, `wx${rnd(30)}`, later, null, null, id, "CREATED"),
+      .bind("PAYING", token, later, `wx${rnd(30)}`, later, later, null, null, id, "CREATED"),
     db
       .prepare(`INSERT INTO order_events (order_id, from_status, to_status, source, detail, at) SELECT ?, ?, ?, ?, ?, ? WHERE ${WON}`)
       .bind(id, "CREATED", "PAYING", "api", JSON.stringify({ event: "PREPAY_ISSUED", prepay: "first" }), later, id, token),

@@ -88,6 +88,7 @@ export const orders = sqliteTable(
     timeExpire: text("time_expire").notNull(),
     expiresAt: integer("expires_at").notNull(),
     prepayId: text("prepay_id"),
+    /** When the latest prepay call answered (a repeat included). */
     prepayAt: integer("prepay_at"),
     /** While set and in the future, one request is calling prepay for this order; others wait. */
     prepayLockUntil: integer("prepay_lock_until"),
@@ -109,6 +110,15 @@ export const orders = sqliteTable(
     lastTransitionId: text("last_transition_id"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
+    // 0004_prepay_lifetime (SPEC §8)
+    /**
+     * When WeChat first returned the current `prepay_id` (set only when the id changes): its
+     * 2-hour life counts from here; a repeat prepay that answers the same id does not renew it.
+     * Null on orders from before 0004 (then `prepay_at` stands in).
+     */
+    prepayIssuedAt: integer("prepay_issued_at"),
+    /** Exactly the `notify_url` the first prepay sent; every repeat sends it again (null before 0004). */
+    notifyUrl: text("notify_url"),
   },
   (t) => [
     uniqueIndex("orders_user_idempotency").on(t.userId, t.idempotencyKey),

@@ -259,6 +259,7 @@ export type TransitionPatch = Partial<
     OrderRow,
     | "prepayId"
     | "prepayAt"
+    | "prepayIssuedAt"
     | "prepayLockUntil"
     | "transactionId"
     | "paidAt"
@@ -271,6 +272,7 @@ export type TransitionPatch = Partial<
 const PATCHABLE: ReadonlySet<keyof TransitionPatch> = new Set([
   "prepayId",
   "prepayAt",
+  "prepayIssuedAt",
   "prepayLockUntil",
   "transactionId",
   "paidAt",

@@ -49,7 +49,10 @@ import {
 } from "./repository";
 import { isPaid, isPayable } from "./state";
 
-/** WeChat keeps a prepay_id valid for 2 h (D.3); we reuse it until 10 min before that. */
+/**
+ * WeChat keeps a prepay_id valid for 2 h from when it issued it (D.3); we hand it out until 10 min
+ * before that, then ask WeChat again (which may answer the same id while it lives, or a new one).
+ */
 export const PREPAY_REUSE_MS = 2 * 3600_000 - 10 * 60_000;
 /** How long one request may hold the prepay lock (client timeouts and retries fit well inside). */
 export const PREPAY_LOCK_MS = 30_000;
@@ -147,6 +150,8 @@ export async function createOrder(
     description: buildDescription(lines),
     timeExpire: formatTimeExpire(expiresAt),
     expiresAt,
+    // Stored with the order so every repeat prepay is byte-identical even after WXPAY_NOTIFY_URL changes.
+    notifyUrl: config.notifyUrl,
     prepayLockUntil: lockUntil,
     idempotencyKey,
     requestHash: idempotencyKey === null ? null : hash,
@@ -202,8 +207,17 @@ function assertPayable(o: OrderRow, now: number): void {
   if (now >= o.expiresAt) throw notPayable(o, "it has expired (time_expire passed)");
 }
 
-const prepayFresh = (o: OrderRow, now: number): o is OrderRow & { prepayId: string; prepayAt: number } =>
-  o.status === "PAYING" && !!o.prepayId && o.prepayAt !== null && now - o.prepayAt < PREPAY_REUSE_MS;
+/**
+ * When WeChat first returned the stored prepay_id. Orders from before migration 0004 have no
+ * `prepayIssuedAt`; their `prepayAt` (the latest prepay call) is the best we know.
+ */
+const prepayIssuedAt = (o: OrderRow): number | null => o.prepayIssuedAt ?? o.prepayAt;
+
+/** A stored prepay_id we may hand out: the order is PAYING and WeChat issued the id < 1 h 50 min ago. */
+const prepayFresh = (o: OrderRow, now: number): o is OrderRow & { prepayId: string } => {
+  const issuedAt = prepayIssuedAt(o);
+  return o.status === "PAYING" && !!o.prepayId && issuedAt !== null && now - issuedAt < PREPAY_REUSE_MS;
+};
 
 /**
  * A usable prepay_id for a payable order: the stored one while fresh, otherwise a prepay under
@@ -244,7 +258,8 @@ export function prepayRequest(config: Config, o: OrderRow): JsapiPrepayRequest {
     description: o.description,
     out_trade_no: o.outTradeNo,
     time_expire: o.timeExpire,
-    notify_url: config.notifyUrl,
+    // The URL stored at creation; only orders from before migration 0004 fall back to the config.
+    notify_url: o.notifyUrl ?? config.notifyUrl,
     amount: { total: o.amount, currency: "CNY" },
     payer: { openid: o.openid },
   };
@@ -259,9 +274,17 @@ async function prepayHoldingLock(ctx: OrdersContext, order: OrderRow, lockUntil:
     throw await prepayFailure(ctx, order, err);
   }
   const now = ctx.deps.clock.now();
+  // A repeat that answers the id we hold does not make it younger: its 2 h count from its first issue.
+  const sameId = prepayId === order.prepayId;
   const r = await applyEvent(applyCtx(ctx), order, { type: "PREPAY_ISSUED" }, "api", {
-    patch: { prepayId, prepayAt: now, prepayLockUntil: null, nextCheckAt: now + FIRST_CHECK_DELAY_MS },
-    detail: { prepay: order.prepayId ? "repeated" : "first" },
+    patch: {
+      prepayId,
+      prepayAt: now,
+      prepayIssuedAt: sameId ? (prepayIssuedAt(order) ?? now) : now,
+      prepayLockUntil: null,
+      nextCheckAt: now + FIRST_CHECK_DELAY_MS,
+    },
+    detail: order.prepayId ? { prepay: "repeated", sameId } : { prepay: "first" },
   });
   if (r.outcome !== "applied") {
     // Closed or paid while we were at WeChat: the prepay_id is of no use.

@@ -97,7 +97,7 @@ export const TRANSITIONS: Readonly<Record<Status, Readonly<Record<EventType, Rul
     REFUND_SETTLED: no("an unpaid order cannot be refunded"),
   },
   PAYING: {
-    // A repeated prepay (identical parameters) refreshes prepay_id and prepay_at.
+    // A repeated prepay (identical parameters) records its answer; a new prepay_id restarts its 2 h.
     PREPAY_ISSUED: go("PAYING"),
     PAYMENT_CONFIRMED: go("PAID"),
     CLOSED_AT_WECHAT: go("CLOSED"),

@@ -113,6 +113,8 @@ const payRouteDef = createRoute({
   path: "/v1/orders/{id}/pay",
   tags: ["mini program"],
   summary: "Fresh wx.requestPayment parameters for an unpaid order",
+  description:
+    "Signs the stored prepay_id while WeChat issued it less than 1 h 50 min ago (a repeat prepay answering the same id does not renew it); otherwise repeats the prepay with the order's original parameters, notify_url included.",
   security: bearerAuth,
   middleware: [requireUser] as const,
   request: { params: IdParams },

@@ -25,12 +25,15 @@ export async function setup(opts: WorldOptions = {}): Promise<{ w: World; u: Sho
 
 export const COFFEE_X2 = { items: [{ productId: "prod_coffee", quantity: 2 }] };
 
-export function postOrder(w: World, token: string, body: unknown = COFFEE_X2, key?: string): Promise<Response> {
+/** Anything that calls the Worker (a world, or a second harness on the same D1 and simulator). */
+type Requester = Pick<World, "request">;
+
+export function postOrder(w: Requester, token: string, body: unknown = COFFEE_X2, key?: string): Promise<Response> {
   return w.request("POST", "/v1/orders", { json: body, token, headers: key ? { "idempotency-key": key } : {} });
 }
 
 /** Creates an order and expects 201; returns the order and payment params. */
-export async function createPaying(w: World, token: string, body: unknown = COFFEE_X2): Promise<{ order: OrderJson; payment: PaymentJson }> {
+export async function createPaying(w: Requester, token: string, body: unknown = COFFEE_X2): Promise<{ order: OrderJson; payment: PaymentJson }> {
   const res = await postOrder(w, token, body);
   if (res.status !== 201) throw new Error(`create failed: ${res.status} ${await res.text()}`);
   return (await res.json()) as { order: OrderJson; payment: PaymentJson };

@@ -433,7 +433,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Fresh wx.requestPayment parameters for an unpaid order */
+        /**
+         * Fresh wx.requestPayment parameters for an unpaid order
+         * @description Signs the stored prepay_id while WeChat issued it less than 1 h 50 min ago (a repeat prepay answering the same id does not renew it); otherwise repeats the prepay with the order's original parameters, notify_url included.
+         */
         post: {
             parameters: {
                 query?: never;
