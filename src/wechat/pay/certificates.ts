@@ -4,10 +4,15 @@
  * X.509, verify the download with the certificate it contains (bootstrap), store rows in D1 by
  * serial, and resolve serials to keys — from memory, then D1, then ONE rate-limited refresh.
  *
- * Refresh policy: the cron calls `refresh()` (re-downloads when the last download is older than
- * 12 h; WeChat asks for < 12 h); an unknown serial triggers one forced refresh at most every 60 s
- * per deployment (claimed atomically in `kv`, and in memory). Public-key-only merchants get 404
- * RESOURCE_NOT_EXISTS: that is "no certificates", not an error.
+ * Refresh policy (SPEC §8, "cannot be starved"): the cron calls `refresh()` (re-downloads when the
+ * last download is older than 12 h; WeChat asks for < 12 h). A serial that cannot be a certificate
+ * serial (a `PUB_KEY_ID_…` this deployment was not configured with, anything not hex) never
+ * downloads. An unknown serial on an *answer* to our own call (it came over TLS from WeChat: a
+ * genuine rotation) downloads at once; unknown serials on *notifications* (anyone can POST one)
+ * share one forced refresh at most every 60 s per deployment (claimed atomically in `kv`, and in
+ * memory), so bogus serials can delay a rotation's first notification by one WeChat retry at most
+ * and never block an answer. Public-key-only merchants get 404 RESOURCE_NOT_EXISTS: that is "no
+ * certificates", not an error.
  */
 import { desc, eq, gt, lte, notInArray } from "drizzle-orm";
 import type { Clock } from "../../lib/clock";
@@ -19,10 +24,12 @@ import { AEAD_ALGORITHM, type AeadOptions, decryptAead } from "./aead";
 import type { Transport } from "./client";
 import { ApiError, IndeterminateError, UnknownSerial, WechatPayError } from "./errors";
 import { importSpki, parseCertificate } from "./keys";
-import { type KeyResolver, verifySignedMessage } from "./verifier";
+import { type KeyResolver, type SerialOrigin, verifySignedMessage } from "./verifier";
 
 export const REFRESH_INTERVAL_MS = 12 * 3600_000;
 export const ON_DEMAND_MIN_INTERVAL_MS = 60_000;
+/** An X.509 serial is at most 20 octets; WeChat writes it as (upper-case) hex, leading zeros kept. */
+const CERTIFICATE_SERIAL = /^[0-9A-F]{1,40}$/;
 const KV_REFRESHED_AT = "wxpay.certificates.refreshed_at";
 const KV_ON_DEMAND_AT = "wxpay.certificates.on_demand_at";
 
@@ -95,15 +102,24 @@ export class CertificateStore implements KeyResolver {
     },
   ) {}
 
-  async resolve(serialHeader: string): Promise<CryptoKey> {
+  async resolve(serialHeader: string, origin: SerialOrigin = "notification"): Promise<CryptoKey> {
     const serial = serialHeader.toUpperCase();
+    if (!CERTIFICATE_SERIAL.test(serial)) {
+      // Nothing to look up or download: no certificate has this serial.
+      throw new UnknownSerial(
+        serialHeader,
+        serial.startsWith("PUB_KEY_ID_")
+          ? `Wechatpay-Serial ${serialHeader} is a WeChat Pay public key id, not a certificate serial: set WXPAY_PUBLIC_KEY_ID and WXPAY_PUBLIC_KEY to verify it`
+          : `Wechatpay-Serial ${serialHeader} is not a platform certificate serial (hex, at most 40 digits): not verified`,
+      );
+    }
     let cert = this.o.cache.certs.get(serial);
     if (!cert) {
       await this.loadFromDb();
       cert = this.o.cache.certs.get(serial);
     }
     if (!cert) {
-      await this.refreshOnDemand(serial);
+      await (origin === "answer" ? this.refreshForAnswer(serial) : this.refreshOnDemand(serial));
       cert = this.o.cache.certs.get(serial);
       if (!cert) throw new UnknownSerial(serialHeader);
     }
@@ -134,7 +150,20 @@ export class CertificateStore implements KeyResolver {
     }
   }
 
-  /** At most one forced refresh per 60 s for unknown serials; concurrent callers share it. */
+  /**
+   * An answer of WeChat's own signed with a certificate we do not have yet (a rotation): download
+   * now, outside the notifications' budget (concurrent callers share the download).
+   */
+  private async refreshForAnswer(serial: string): Promise<void> {
+    this.o.logger.info("wxpay unknown serial on an answer: refreshing platform certificates", { serial });
+    await this.download().catch((cause: unknown) => this.refreshFailed(serial, cause));
+  }
+
+  private refreshFailed(serial: string, cause: unknown): void {
+    this.o.logger.warn("wxpay certificate refresh failed", { serial, failure: cause instanceof WechatPayError ? cause.code : "error", error: cause });
+  }
+
+  /** Notifications: at most one forced refresh per 60 s for unknown serials; concurrent callers share it. */
   private async refreshOnDemand(serial: string): Promise<void> {
     const cache = this.o.cache;
     if (!cache.onDemand) {
@@ -160,7 +189,7 @@ export class CertificateStore implements KeyResolver {
       this.o.logger.info("wxpay unknown serial: refreshing platform certificates", { serial });
       await this.download();
     } catch (cause) {
-      this.o.logger.warn("wxpay certificate refresh failed", { serial, failure: cause instanceof WechatPayError ? cause.code : "error", error: cause });
+      this.refreshFailed(serial, cause);
     }
   }
 
@@ -224,7 +253,7 @@ export class CertificateStore implements KeyResolver {
       },
     };
     try {
-      await verifySignedMessage({ headers, body, clock: this.o.clock, keys });
+      await verifySignedMessage({ headers, body, clock: this.o.clock, keys, origin: "answer" });
     } catch (cause) {
       throw new IndeterminateError("/v3/certificates answer did not verify with any certificate it contains: not trusted", { cause });
     }

@@ -150,7 +150,7 @@ export function createWechatPayClient(opts: {
     // JSON.stringify once: this exact text is signed and sent, on every attempt.
     const res = await transport.send({ method, url, body: body === undefined ? undefined : JSON.stringify(body) });
     try {
-      await verifySignedMessage({ headers: res.headers, body: res.body, clock, keys });
+      await verifySignedMessage({ headers: res.headers, body: res.body, clock, keys, origin: "answer" });
     } catch (cause) {
       logger.warn("wxpay answer did not verify", { path: url.split("?")[0], status: res.status, requestId: res.requestId, failure: cause instanceof WechatPayError ? cause.code : "error" });
       throw new IndeterminateError(

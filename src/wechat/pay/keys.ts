@@ -87,9 +87,9 @@ export function createKeyResolver(opts: {
   certificates: KeyResolver | null;
 }): KeyResolver {
   return {
-    resolve(serial: string): Promise<CryptoKey> {
+    resolve(serial, origin) {
       if (opts.publicKey && serial === opts.publicKey.id) return importPublicKeyPem(opts.publicKey.pem);
-      if (opts.certificates) return opts.certificates.resolve(serial);
+      if (opts.certificates) return opts.certificates.resolve(serial, origin);
       return Promise.reject(new UnknownSerial(serial));
     },
   };

@@ -25,7 +25,7 @@ export async function verifyNotification(
   input: NotificationInput,
   deps: { keys: KeyResolver; clock: Clock; apiv3Key: string; aead?: AeadOptions },
 ): Promise<VerifiedNotification> {
-  const { serial } = await verifySignedMessage({ headers: input.headers, body: input.rawBody, clock: deps.clock, keys: deps.keys });
+  const { serial } = await verifySignedMessage({ headers: input.headers, body: input.rawBody, clock: deps.clock, keys: deps.keys, origin: "notification" });
 
   let envelope: unknown;
   try {

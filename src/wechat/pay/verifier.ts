@@ -17,9 +17,17 @@ export const SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048";
 
 const RSA_SHA256 = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" } as const;
 
+/**
+ * Where a signed message came from, which decides what an unknown serial may cost (C.5):
+ * an `answer` to our own call reached us over TLS from WeChat, so its serial is genuine and
+ * worth a certificate download at once; a `notification` is anyone's POST until verified, so its
+ * unknown serials share one rate-limited refresh.
+ */
+export type SerialOrigin = "answer" | "notification";
+
 /** Finds the verification key for a `Wechatpay-Serial`; throws `UnknownSerial` when there is none. */
 export interface KeyResolver {
-  resolve(serial: string): Promise<CryptoKey>;
+  resolve(serial: string, origin?: SerialOrigin): Promise<CryptoKey>;
 }
 
 export interface VerifiedHeaders {
@@ -83,13 +91,15 @@ export async function verifySignedMessage(input: {
   body: string | Uint8Array;
   clock: Clock;
   keys: KeyResolver;
+  /** Default `notification`: the cautious one. */
+  origin?: SerialOrigin;
 }): Promise<VerifiedHeaders> {
   const { timestamp, nonce, signature, serial } = readSignatureHeaders(input.headers);
   checkTimestamp(timestamp, input.clock);
   // Decode before looking up the key: a probe must not trigger a certificate refresh.
   const sig = fromBase64(signature);
   if (!sig) throw new BadSignature("Wechatpay-Signature is not base64 (a WECHATPAY/SIGNTEST/ probe?): rejected");
-  const key = await input.keys.resolve(serial);
+  const key = await input.keys.resolve(serial, input.origin ?? "notification");
   if (!(await rsaVerify(key, sig, buildVerifyMessage(timestamp, nonce, input.body)))) throw new BadSignature();
   return { serial, timestamp, nonce };
 }

@@ -124,6 +124,43 @@ describe("unknown serial: exactly one refresh, then failure (rate-limited)", () 
   });
 });
 
+describe("refresh cannot be starved (SPEC §8)", () => {
+  it("a serial that cannot be a certificate serial never downloads and spends no budget", async () => {
+    const { fake, clock, pay } = await setup();
+    const bogus: Signer[] = [
+      PUBKEY, // PUB_KEY_ID_… sent to a deployment without a public key
+      { serial: "NOT-A-SERIAL", privateKeyPem: keys.PLATFORM2_PRIVATE_KEY },
+      { serial: "AB".repeat(21), privateKeyPem: keys.PLATFORM2_PRIVATE_KEY }, // 21 octets: longer than any X.509 serial
+    ];
+    for (const signer of bogus) {
+      await expect(pay.verifyNotification(await notification(signer, clock))).rejects.toBeInstanceOf(UnknownSerial);
+    }
+    await expect(pay.verifyNotification(await notification(PUBKEY, clock))).rejects.toThrow(/WXPAY_PUBLIC_KEY_ID/);
+    expect(fake.callsTo("/v3/certificates")).toHaveLength(0);
+    // The 60-s budget is intact: a genuine new certificate on a notification is fetched at once.
+    fake.certificates = [CERT1, CERT2];
+    expect((await pay.verifyNotification(await notification(PLATFORM2, clock))).serial).toBe(keys.PLATFORM2_SERIAL);
+    expect(fake.callsTo("/v3/certificates")).toHaveLength(1);
+  });
+
+  it("an unknown serial on a WeChat answer downloads at once, even when notifications just spent the budget", async () => {
+    const clock = new FakeClock(T0);
+    const { fake, pay } = await setup({}, clock);
+    await expect(pay.verifyNotification(await notification(UNKNOWN, clock))).rejects.toBeInstanceOf(UnknownSerial);
+    expect(fake.callsTo("/v3/certificates")).toHaveLength(1);
+    // WeChat rotates: the new certificate is listed and signs its answers from now on.
+    clock.advance(10_000);
+    fake.certificates = [CERT1, CERT2];
+    fake.signer = PLATFORM2;
+    fake.route = () => ({ status: 204 });
+    await pay.port.closeOrder("ORD_1");
+    expect(fake.callsTo("/v3/certificates")).toHaveLength(2);
+    // Notifications still share their budget: another unknown serial within the minute is not fetched.
+    await expect(pay.verifyNotification(await notification(UNKNOWN, clock))).rejects.toBeInstanceOf(UnknownSerial);
+    expect(fake.callsTo("/v3/certificates")).toHaveLength(2);
+  });
+});
+
 describe("rotation: two valid certificates at once", () => {
   it("each verifies its own messages and not the other's", async () => {
     const { fake, clock, pay } = await setup();
