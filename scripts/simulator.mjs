@@ -7,7 +7,8 @@
  *   { appid, appsecret, mchid, apiv3Key, merchantSerial, merchantPublicKeyPem,
  *     platformCertificates: [{serial, privateKeyPem, certificatePem}],
  *     publicKey: {id, privateKeyPem, publicKeyPem} | null, port = 8788, timeScale = 1,
- *     signWith?, refundAutoSettleMs?, closeClosed?, acceptAnyOpenid? }
+ *     signWith?, refundAutoSettleMs?, closeClosed?, acceptAnyOpenid?,
+ *     push?: {url, token, encodingAesKey, originalId?} }  (message push to the Worker's /v1/wx/push)
  * Notifications are delivered with the global fetch on real timers (delays × timeScale).
  */
 import { readFileSync } from "node:fs";
@@ -56,6 +57,7 @@ const sim = createSimulator({
   refundAutoSettleMs: cfg.refundAutoSettleMs ?? null,
   ...(cfg.closeClosed ? { closeClosed: cfg.closeClosed } : {}),
   ...(cfg.acceptAnyOpenid !== undefined ? { acceptAnyOpenid: !!cfg.acceptAnyOpenid } : {}),
+  ...(cfg.push ? { push: cfg.push } : {}),
   deliver: (req) => fetch(req),
 });
 

@@ -8,6 +8,7 @@
 import { AppError } from "./errors";
 import { pemToDer, utf8 } from "./lib/encoding";
 import { LOG_LEVELS, type LogLevel } from "./lib/log";
+import { ENCODING_AES_KEY_RE } from "./wechat/push/cipher";
 
 export interface Config {
   appid: string;
@@ -33,6 +34,14 @@ export interface Config {
   orderRateLimit: number;
   /** Lowest level written to the log (LOG_LEVEL); default info. */
   logLevel: LogLevel;
+  /** Message push (SPEC §9): null when WX_PUSH_TOKEN and WX_PUSH_AES_KEY are unset (the route answers 404). */
+  push: PushConfig | null;
+}
+
+export interface PushConfig {
+  token: string;
+  /** EncodingAESKeys, current first, then WX_PUSH_AES_KEY_PREVIOUS when set. */
+  aesKeys: string[];
 }
 
 type RawEnv = Partial<Record<string, unknown>>;
@@ -167,7 +176,30 @@ export function parseConfig(env: RawEnv): Config {
     loginRateLimit: r.int("LOGIN_RATE_LIMIT", 30, 0, 1_000_000),
     orderRateLimit: r.int("ORDER_RATE_LIMIT", 30, 0, 1_000_000),
     logLevel: r.oneOf("LOG_LEVEL", LOG_LEVELS, "info"),
+    push: parsePush(r),
   };
+}
+
+/** WX_PUSH_TOKEN and WX_PUSH_AES_KEY together or not at all; the previous key only with them. */
+function parsePush(r: ConfigReader): PushConfig | null {
+  const token = r.raw("WX_PUSH_TOKEN");
+  const key = r.raw("WX_PUSH_AES_KEY");
+  const previous = r.raw("WX_PUSH_AES_KEY_PREVIOUS");
+  if (token === undefined && key === undefined) {
+    if (previous !== undefined) throw new AppError("misconfigured", "WX_PUSH_AES_KEY_PREVIOUS: set only together with WX_PUSH_TOKEN and WX_PUSH_AES_KEY");
+    return null;
+  }
+  if (token === undefined) throw new AppError("misconfigured", "WX_PUSH_TOKEN: must be set when WX_PUSH_AES_KEY is (the Token of 消息推送配置)");
+  if (key === undefined) throw new AppError("misconfigured", "WX_PUSH_AES_KEY: must be set when WX_PUSH_TOKEN is (the EncodingAESKey of 消息推送配置)");
+  // The mini-program admin only accepts 3–32 letters and digits as the Token.
+  if (!/^[A-Za-z0-9]{3,32}$/.test(token)) throw new AppError("misconfigured", "WX_PUSH_TOKEN: must be 3–32 letters or digits, as the mini-program admin requires");
+  const aesKeys = [key];
+  for (const [name, v] of [["WX_PUSH_AES_KEY", key], ["WX_PUSH_AES_KEY_PREVIOUS", previous]] as const) {
+    if (v === undefined) continue;
+    if (!ENCODING_AES_KEY_RE.test(v)) throw new AppError("misconfigured", `${name}: must be exactly 43 characters of [A-Za-z0-9+/] (the EncodingAESKey, without a trailing "=")`);
+    if (name === "WX_PUSH_AES_KEY_PREVIOUS") aesKeys.push(v);
+  }
+  return { token, aesKeys };
 }
 
 /** Parsed configs by env object: workerd hands the same env to every request of an isolate. */

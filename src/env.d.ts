@@ -11,6 +11,9 @@ declare namespace Cloudflare {
     ADMIN_TOKEN?: string;
     WXPAY_PUBLIC_KEY_ID?: string;
     WXPAY_PUBLIC_KEY?: string;
+    WX_PUSH_TOKEN?: string;
+    WX_PUSH_AES_KEY?: string;
+    WX_PUSH_AES_KEY_PREVIOUS?: string;
     /** Test-only: migrations read by vitest.config.ts. */
     TEST_MIGRATIONS?: import("cloudflare:test").D1Migration[];
   }

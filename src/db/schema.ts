@@ -294,3 +294,40 @@ export const billDiffs = sqliteTable(
   },
   (t) => [index("bill_diffs_date").on(t.billDate)],
 );
+
+// ---- Message push (SPEC §9, migration 0006) -------------------------------------------------
+
+export const PUSH_EVENT_STATUSES = ["stored", "applied", "pending", "failed"] as const;
+export type PushEventStatus = (typeof PUSH_EVENT_STATUSES)[number];
+
+/**
+ * Every verified, decrypted WeChat message push, stored once: `dedupe_key` is
+ * `event:transaction_id:CreateTime` (`event:from:FromUserName:CreateTime` without a transaction,
+ * `msg:MsgId` for messages), so WeChat's retries of one push land on the same row.
+ * status: stored (nothing to do) · applied (its flag written / its refresh done) · pending (work
+ * after the answer still to do) · failed (that work failed; `last_error`).
+ */
+export const wxPushEvents = sqliteTable(
+  "wx_push_events",
+  {
+    id: text("id").primaryKey(),
+    dedupeKey: text("dedupe_key").notNull().unique(),
+    /** `Event` for MsgType=event, else the MsgType. */
+    event: text("event").notNull(),
+    transactionId: text("transaction_id"),
+    /** Our out_trade_no, as WeChat's trade events name it. */
+    merchantTradeNo: text("merchant_trade_no"),
+    orderId: text("order_id"),
+    /** The push's CreateTime, unix seconds. */
+    createTime: integer("create_time").notNull(),
+    /** json | xml */
+    format: text("format").notNull(),
+    /** The decrypted message's fields as JSON (business record; never logged). */
+    body: text("body").notNull(),
+    status: text("status", { enum: PUSH_EVENT_STATUSES }).notNull(),
+    lastError: text("last_error"),
+    receivedAt: integer("received_at").notNull(),
+    processedAt: integer("processed_at"),
+  },
+  (t) => [index("wx_push_events_order").on(t.orderId, t.receivedAt), index("wx_push_events_status").on(t.status, t.receivedAt)],
+);

@@ -11,6 +11,7 @@ import { orderRoutes } from "./orders";
 import { registerDocs } from "./docs";
 import { notifyRoutes } from "./notify";
 import { adminRoutes } from "./admin";
+import { pushRoutes } from "./push";
 
 export function registerRoutes(app: OpenAPIHono<AppEnv>): void {
   app.route("/", healthRoutes);
@@ -19,5 +20,6 @@ export function registerRoutes(app: OpenAPIHono<AppEnv>): void {
   app.route("/", orderRoutes);
   app.route("/", notifyRoutes);
   app.route("/", adminRoutes);
+  app.route("/", pushRoutes);
   registerDocs(app);
 }

@@ -73,6 +73,8 @@ describe("hostile: every documented operation answers only what it documents", (
       "GET /admin/refunds/{id}",
       "POST /admin/reconcile",
       "GET /healthz",
+      "GET /v1/wx/push",
+      "POST /v1/wx/push",
     ]) {
       expect(names).toContain(r);
     }

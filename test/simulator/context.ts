@@ -9,6 +9,7 @@ import { importPrivateKey, importPublicKey } from "./crypto";
 import { compactCst } from "./time";
 import type { Faults } from "./faults";
 import type { Notifier } from "./notifications";
+import type { Pusher } from "./push";
 import type {
   KeyMode,
   PlatformCertificateOption,
@@ -95,6 +96,7 @@ export class SimContext {
   /** Set by createSimulator right after construction. */
   faults!: Faults;
   notifier!: Notifier;
+  pusher!: Pusher;
   private seq = 0;
 
   constructor(readonly opts: SimulatorOptions) {

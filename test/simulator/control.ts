@@ -7,6 +7,7 @@ import type { Hono } from "hono";
 import type { SimEnv } from "./auth";
 import type { FaultSpec } from "./faults";
 import type { Simulator } from "./index";
+import { PUSH_TAMPERS, type PushMessage, type PushTamper } from "./push";
 import type { RefundStatus, RequestPaymentParams } from "./types";
 
 export function registerControl(app: Hono<SimEnv>, sim: Simulator): void {
@@ -32,6 +33,7 @@ export function registerControl(app: Hono<SimEnv>, sim: Simulator): void {
         "GET|POST|DELETE /__sim/faults", "DELETE /__sim/faults/:id",
         "GET|POST /__sim/signing {responses?, notifications?, publicKeyRatio?, activeCertificate?}",
         "POST /__sim/certificates {serial, privateKeyPem, certificatePem}",
+        "POST /__sim/push {message:{Event, …fields}, format?: json|xml, tamper?}", "GET /__sim/pushes",
         "GET /__sim/stats", "POST /__sim/reset",
       ],
     }),
@@ -120,6 +122,24 @@ export function registerControl(app: Hono<SimEnv>, sim: Simulator): void {
       return bad(e);
     }
   });
+  // Message push (WECHATPAY.md O): seal one event and POST it to the Worker's push URL now.
+  app.post("/__sim/push", async (c) => {
+    try {
+      const b = await body(c.req.raw);
+      const message = b.message;
+      if (!message || typeof message !== "object" || Array.isArray(message)) throw new Error("message must be an object of push fields (Event, transaction_id, …)");
+      if (b.format !== undefined && b.format !== "json" && b.format !== "xml") throw new Error("format: json | xml");
+      if (b.tamper !== undefined && !(PUSH_TAMPERS as readonly unknown[]).includes(b.tamper)) throw new Error(`tamper: one of ${PUSH_TAMPERS.join(", ")}`);
+      const delivery = await sim.push(message as PushMessage, {
+        ...(b.format ? { format: b.format as "json" | "xml" } : {}),
+        ...(b.tamper ? { tamper: b.tamper as PushTamper } : {}),
+      });
+      return c.json({ delivery });
+    } catch (e) {
+      return bad(e);
+    }
+  });
+  app.get("/__sim/pushes", (c) => c.json({ pushes: sim.pushes }));
   app.get("/__sim/stats", (c) => c.json(sim.stats()));
   app.post("/__sim/reset", (c) => {
     sim.reset();

@@ -16,6 +16,7 @@ import { mintCode, type MintedCode } from "./login";
 import { registerLogin } from "./login";
 import { Notifier, type NotificationInput, type NotificationItem } from "./notifications";
 import { cancel, pay, registerPay, transactionView } from "./pay";
+import { Pusher, type PushDelivery, type PushMessage, type SealedPush, type SealOptions } from "./push";
 import { registerRefunds, settleDueRefunds, settleRefund } from "./refunds";
 import type {
   DeliveryRecord,
@@ -35,6 +36,8 @@ export type { FaultSpec, ApiFault, NotifyFault, CorruptKind } from "./faults";
 export type { MintedCode } from "./login";
 export type { NotificationItem, NotificationInput } from "./notifications";
 export type { SigningState } from "./context";
+export type { PushDelivery, PushMessage, PushTamper, PushTarget, SealedPush, SealOptions } from "./push";
+export { PUSH_TAMPERS } from "./push";
 export { RETRY_DELAYS_S } from "./notifications";
 export { BILL_HEADER, BILL_SUMMARY_HEADER } from "./bills";
 
@@ -66,6 +69,14 @@ export interface Simulator {
   signNotificationBody(body: string, opts?: { mode?: KeyMode; timestamp?: number; nonce?: string }): Promise<Record<string, string>>;
   /** Encrypts a resource like WeChat does (G.3). */
   encryptResource(plaintext: unknown, associatedData: string): Promise<Record<string, string>>;
+
+  // Message push (O)
+  /** Seals (safe mode, JSON or XML, optionally tampered) and POSTs one event to options.push.url. */
+  push(fields: PushMessage, opts?: SealOptions): Promise<PushDelivery>;
+  /** The sealed request without sending it. */
+  sealPush(fields: PushMessage, opts?: SealOptions): Promise<SealedPush>;
+  /** Every push delivered, in order. */
+  readonly pushes: PushDelivery[];
 
   // Refunds (H)
   settleRefund(outRefundNo: string, status: Exclude<RefundStatus, "PROCESSING">): Promise<SimRefund>;
@@ -106,6 +117,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
   const deliver = options.deliver ?? ((req: Request) => fetch(req));
   ctx.faults = new Faults(ctx);
   ctx.notifier = new Notifier(ctx, ctx.faults, deliver);
+  ctx.pusher = new Pusher(ctx, deliver);
 
   const app = new Hono<SimEnv>();
   app.onError((err) => {
@@ -228,6 +240,11 @@ export function createSimulator(options: SimulatorOptions): Simulator {
         nonce,
       };
     },
+    push: (fields, opts) => ctx.pusher.push(fields, opts),
+    sealPush: (fields, opts) => ctx.pusher.seal(fields, opts),
+    get pushes() {
+      return ctx.pusher.log;
+    },
     settleRefund: (no, status) => settleRefund(ctx, no, status),
     getRefund: (no) => ctx.state.refunds.get(no),
     listRefunds: () => [...ctx.state.refunds.values()],
@@ -276,6 +293,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
       ctx.state = emptyState();
       ctx.faults.clear();
       ctx.notifier.reset();
+      ctx.pusher.reset();
     },
   };
   registerControl(app, sim);

@@ -5,6 +5,7 @@
  */
 import type { Clock } from "../../src/lib/clock";
 import type { Random } from "../../src/lib/random";
+import type { PushTarget } from "./push";
 
 export interface PlatformCertificateOption {
   /** Upper-case hex serial, leading zeros kept (C.5). */
@@ -50,6 +51,8 @@ export interface SimulatorOptions {
   notifyTimeoutMs?: number;
   /** Origin used in bill download URLs; default: the origin of the tradebill request. */
   baseUrl?: string;
+  /** Message push (WECHATPAY.md O): where and how to push events; unset = no pushes. */
+  push?: PushTarget;
 }
 
 export type TradeState = "NOTPAY" | "SUCCESS" | "CLOSED" | "REFUND";

@@ -491,6 +491,7 @@ const TABLES = [
   "kv",
   "reconcile_runs",
   "bill_diffs",
+  "wx_push_events",
 ] as const;
 export type Table = (typeof TABLES)[number];
 
@@ -622,6 +623,8 @@ export class SecretWatch {
       for (const f of pemFragments(pem)) out.push([name, f]);
     }
     out.push(["APIv3 key", keys.APIV3_KEY], ["AppSecret", keys.APPSECRET], ["SESSION_SECRET", keys.SESSION_SECRET], ["ADMIN_TOKEN", keys.ADMIN_TOKEN]);
+    out.push(["WX_PUSH_TOKEN", keys.PUSH_TOKEN], ["WX_PUSH_AES_KEY", keys.PUSH_AES_KEY], ["WX_PUSH_AES_KEY_PREVIOUS", keys.PUSH_AES_KEY_OLD]);
+    for (const p of this.w.sim.pushes) out.push(["decrypted push", p.message]);
     for (const k of this.sessionKeys) out.push(["session_key", k]);
     for (const t of this.tokens) {
       out.push(["session token", t]);

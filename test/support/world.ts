@@ -34,9 +34,13 @@ export function simulatorOptions(clock: FakeClock, over: Partial<SimulatorOption
     },
     clock,
     timeScale: 0,
+    push: { url: PUSH_URL, token: keys.PUSH_TOKEN, encodingAesKey: keys.PUSH_AES_KEY, originalId: "gh_97417a04a28d" },
     ...over,
   };
 }
+
+/** Where the simulator pushes messages (the harness routes by path). */
+export const PUSH_URL = "https://worker.test/v1/wx/push";
 
 let logins = 0;
 

@@ -95,3 +95,31 @@ describe("a misconfigured Worker", () => {
     expect((await h.request("GET", "/healthz")).status).toBe(200);
   });
 });
+
+describe("parseConfig: message push (WX_PUSH_*)", () => {
+  it("is on with the Token and the key; the previous key is tried second", () => {
+    expect(parseConfig(good()).push).toEqual({ token: keys.PUSH_TOKEN, aesKeys: [keys.PUSH_AES_KEY] });
+    expect(parseConfig({ ...good(), WX_PUSH_AES_KEY_PREVIOUS: keys.PUSH_AES_KEY_OLD }).push?.aesKeys).toEqual([keys.PUSH_AES_KEY, keys.PUSH_AES_KEY_OLD]);
+  });
+
+  it("is off (null) when neither is set", () => {
+    expect(parseConfig({ ...good(), WX_PUSH_TOKEN: "", WX_PUSH_AES_KEY: undefined }).push).toBeNull();
+  });
+
+  it.each([
+    [{ WX_PUSH_TOKEN: undefined }, /^WX_PUSH_TOKEN: must be set when WX_PUSH_AES_KEY is/],
+    [{ WX_PUSH_AES_KEY: "" }, /^WX_PUSH_AES_KEY: must be set when WX_PUSH_TOKEN is/],
+    [{ WX_PUSH_TOKEN: undefined, WX_PUSH_AES_KEY: undefined, WX_PUSH_AES_KEY_PREVIOUS: keys.PUSH_AES_KEY_OLD }, /^WX_PUSH_AES_KEY_PREVIOUS: set only together/],
+    [{ WX_PUSH_AES_KEY: keys.PUSH_AES_KEY.slice(1) }, /^WX_PUSH_AES_KEY: must be exactly 43 characters/],
+    [{ WX_PUSH_AES_KEY: `${keys.PUSH_AES_KEY.slice(1)}=` }, /^WX_PUSH_AES_KEY: must be exactly 43 characters/],
+    [{ WX_PUSH_AES_KEY_PREVIOUS: `${keys.PUSH_AES_KEY}A` }, /^WX_PUSH_AES_KEY_PREVIOUS: must be exactly 43 characters/],
+    [{ WX_PUSH_TOKEN: "ab" }, /^WX_PUSH_TOKEN: must be 3–32 letters or digits/],
+    [{ WX_PUSH_TOKEN: "with space" }, /^WX_PUSH_TOKEN: must be 3–32 letters or digits/],
+  ])("refuses %o", (over, re) => {
+    const message = misconfigured(over);
+    expect(message).toMatch(re);
+    // Names the variable, never the value.
+    expect(message).not.toContain(keys.PUSH_AES_KEY.slice(0, 20));
+    expect(message).not.toContain(keys.PUSH_TOKEN);
+  });
+});
