@@ -36,7 +36,8 @@ export async function serverOpenApiDocument() {
 
 /** Keeps the mini-program paths and the components reachable from them. */
 export function miniProgramSubset(doc) {
-  const keep = (p) => p.startsWith("/v1/") && p !== "/v1/pay/notify";
+  // WeChat calls these, never the mini program: notifications and message pushes.
+  const keep = (p) => p.startsWith("/v1/") && p !== "/v1/pay/notify" && !p.startsWith("/v1/wx/");
   const paths = Object.fromEntries(Object.entries(doc.paths ?? {}).filter(([p]) => keep(p)));
   const components = doc.components ?? {};
   const wanted = new Set();

@@ -7,7 +7,9 @@
  * Until the shipping refresh exists the event stays `pending`; the cron's own get_order refresh
  * of shipped orders converges on the same state either way.
  */
+import type { Config } from "../config";
 import type { AppDeps, Db } from "../context";
+import type { Logger } from "../lib/log";
 import type { PushEvent } from "./event";
 import { PUSH_EVENTS } from "./event";
 import type { StoredPush } from "./store";
@@ -15,9 +17,11 @@ import type { StoredPush } from "./store";
 export interface DispatchContext {
   db: Db;
   deps: AppDeps;
+  config: Config;
+  log: Logger;
 }
 
 export async function dispatchPushEvent(ctx: DispatchContext, ev: PushEvent, stored: StoredPush): Promise<void> {
   if (ev.event !== PUSH_EVENTS.orderSettlement) return;
-  ctx.deps.logger.debug("settlement push stored; waiting for the shipping refresh", { pushEventId: stored.id, orderId: stored.orderId });
+  ctx.log.debug("settlement push stored; waiting for the shipping refresh", { pushEventId: stored.id, orderId: stored.orderId });
 }

@@ -117,7 +117,7 @@ pushRoutes.post(PUSH_PATH, async (c) => {
   // A retry of a stored push is routine (WeChat retries when slow): debug. A new event: one info line.
   log[stored ? "info" : "debug"]("push", { ...fields, outcome: stored ? "stored" : "duplicate" });
   if (stored && ev.needsDispatch) {
-    const run = dispatchPushEvent({ db, deps }, ev, stored);
+    const run = dispatchPushEvent({ db, deps, config, log }, ev, stored);
     c.executionCtx.waitUntil(run.catch((err) => log.error("push dispatch crashed", { pushEventId: stored.id, error: String(err) })));
   }
   return c.body("success", 200, textHeaders);
