@@ -191,3 +191,29 @@ describe("FullStr layout", () => {
     expect(() => decodeFullStr(bytes)).toThrow(/msg_len/);
   });
 });
+
+describe("openPush: query checks before any crypto", () => {
+  const v = vec("msgpush-safe-mode-official");
+  const { token, encoding_aes_key: key, appid, query, body } = v.inputs;
+  const secrets = { token, aesKeys: [key], appid };
+  const at = new FakeClock(Number(query.timestamp) * 1000);
+  const open = (q: Record<string, string | undefined>, raw = JSON.stringify(body), clock = at) => openPush({ query: q, rawBody: raw }, secrets, clock);
+
+  it("accepts upper-case hex signatures", async () => {
+    await expect(open({ ...query, signature: query.signature.toUpperCase(), msg_signature: query.msg_signature.toUpperCase() })).resolves.toMatchObject({ keyIndex: 0 });
+  });
+  it.each([
+    ["encrypt_type other than aes", { encrypt_type: "raw" }, "plaintext_refused"],
+    ["no msg_signature", { msg_signature: undefined }, "plaintext_refused"],
+    ["no signature", { signature: undefined }, "missing_parameter"],
+    ["no nonce", { nonce: undefined }, "missing_parameter"],
+    ["a timestamp that is not seconds", { timestamp: "1714112445.0" }, "bad_timestamp"],
+  ])("refuses %s (401)", async (_label, over, code) => {
+    await expect(open({ ...query, ...over })).rejects.toMatchObject({ code, status: 401 });
+  });
+  it("the previous key when the current one fails; other AppIDs are refused (401)", async () => {
+    const both = { ...secrets, aesKeys: ["B".repeat(43), key] };
+    await expect(openPush({ query, rawBody: JSON.stringify(body) }, both, at)).resolves.toMatchObject({ keyIndex: 1 });
+    await expect(openPush({ query, rawBody: JSON.stringify(body) }, { ...secrets, appid: "wx0000000000000000" }, at)).rejects.toMatchObject({ code: "other_appid", status: 401 });
+  });
+});
