@@ -7,7 +7,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { drizzle } from "drizzle-orm/d1";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { getConfig } from "./config";
+import { getConfig, LOCAL_HOSTS } from "./config";
 import type { AppDeps, AppEnv, Db } from "./context";
 import * as schema from "./db/schema";
 import { AppError, NotifyFailure, notifyFailure, toErrorResponse } from "./errors";
@@ -15,6 +15,7 @@ import { newId } from "./lib/random";
 import { validationHook } from "./routes/validation";
 import { registerRoutes } from "./routes";
 import { NOTIFY_PATH } from "./routes/notify";
+import { apiHeaders } from "./routes/security";
 
 /** Largest request body we read (JSON API and notifications alike). WeChat notifications are ~1–2 KB. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -49,7 +50,12 @@ export function createApp(deps: AppDeps) {
     // Set before the handler so the response it builds carries it (setting it afterwards makes
     // Hono copy the finished Response); error answers set it themselves (errors.ts).
     c.header("X-Request-Id", requestId);
-    if (!CONFIG_FREE.has(c.req.path)) c.set("config", getConfig(c.env));
+    apiHeaders(c);
+    if (!CONFIG_FREE.has(c.req.path)) {
+      const config = getConfig(c.env);
+      if (config.notifyUrlLocal) refuseLocalNotifyUrlFromOutside(c.req.url);
+      c.set("config", config);
+    }
     await next();
     if (!c.res.headers.has("X-Request-Id")) c.header("X-Request-Id", requestId);
   });
@@ -79,7 +85,7 @@ export function createApp(deps: AppDeps) {
       err = new NotifyFailure(e.status === 413 ? 400 : e.status >= 500 ? 500 : 400, e.message, { cause: err });
     }
     if (err instanceof NotifyFailure) {
-      log.warn("notify rejected", { status: err.status, reason: err.message, cause: describeCause(err.cause) });
+      log.warn("notify rejected", { status: err.status, reason: err.message, cause: err.cause });
       return notifyFailure(err, requestId);
     }
     const appErr = toAppError(err);
@@ -89,7 +95,8 @@ export function createApp(deps: AppDeps) {
         reason: appErr.message,
         method: c.req.method,
         path: c.req.path,
-        cause: describeCause(appErr === err ? appErr.cause : err),
+        // The logger writes an error as name, message and a bounded cause chain (lib/log.ts).
+        cause: appErr === err ? appErr.cause : err,
         ...appErr.logFields,
       });
     } else {
@@ -117,10 +124,14 @@ function toAppError(err: unknown): AppError {
   return new AppError("internal_error", "something went wrong on our side; retry later", { cause: err });
 }
 
-/** Error name and message only: never a stack full of values, never a token. */
-function describeCause(cause: unknown): unknown {
-  if (cause instanceof Error) {
-    return { name: cause.name, message: cause.message.slice(0, 300), cause: describeCause(cause.cause) };
+/**
+ * A localhost WXPAY_NOTIFY_URL is a development value: WeChat could never deliver to it. Deployed
+ * by mistake, every payment would wait for the reconciler; so a request that did not itself
+ * arrive on localhost is answered `misconfigured` (SPEC §11) instead of prepaying with it.
+ */
+function refuseLocalNotifyUrlFromOutside(requestUrl: string): void {
+  const host = new URL(requestUrl).hostname;
+  if (!LOCAL_HOSTS.has(host)) {
+    throw new AppError("misconfigured", `WXPAY_NOTIFY_URL: points at localhost but this request arrived at ${host}; set the public https URL of POST /v1/pay/notify`);
   }
-  return cause === undefined ? undefined : String(cause).slice(0, 300);
 }

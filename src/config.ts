@@ -23,6 +23,8 @@ export interface Config {
   /** Public-key mode: both set, or neither. */
   publicKey: { id: string; pem: string } | null;
   notifyUrl: string;
+  /** The notify URL points at this machine: only requests that arrived on localhost may run (app.ts). */
+  notifyUrlLocal: boolean;
   sessionSecret: string;
   adminToken: string;
   wxApiBase: string;
@@ -45,6 +47,9 @@ export interface PushConfig {
 }
 
 type RawEnv = Partial<Record<string, unknown>>;
+
+/** Hosts where plain http is allowed (local development with the simulator). */
+export const LOCAL_HOSTS: ReadonlySet<string> = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
 class ConfigReader {
   constructor(private readonly env: RawEnv) {}
@@ -96,6 +101,8 @@ class ConfigReader {
       return this.fail(name, "is not a URL");
     }
     if (u.protocol !== "https:" && u.protocol !== "http:") this.fail(name, "must be an http(s) URL");
+    // jscode2session answers are unsigned: TLS is what proves an openid came from WeChat.
+    if (u.protocol !== "https:" && !LOCAL_HOSTS.has(u.hostname)) this.fail(name, "must be https (plain http only for localhost/127.0.0.1)");
     if (u.search || u.hash) this.fail(name, "must not have a query or fragment");
     return v.replace(/\/+$/, "");
   }
@@ -106,8 +113,6 @@ class ConfigReader {
     return v.replace(/\\n/g, "\n").replace(/\r/g, "").trim() + "\n";
   }
 }
-
-const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
 export function parseConfig(env: RawEnv): Config {
   const r = new ConfigReader(env);
@@ -166,6 +171,7 @@ export function parseConfig(env: RawEnv): Config {
     apiv3Key,
     publicKey,
     notifyUrl,
+    notifyUrlLocal: LOCAL_HOSTS.has(nu.hostname),
     sessionSecret,
     adminToken,
     wxApiBase: r.url("WX_API_BASE", "https://api.weixin.qq.com"),

@@ -49,6 +49,8 @@ export interface Vars {
   db: Db;
   log: Logger;
   user: SessionUser;
+  /** The CSP nonce of an HTML response (routes/security.ts). */
+  cspNonce: string;
 }
 
 export type AppEnv = { Bindings: Env; Variables: Vars };

@@ -65,6 +65,8 @@ export function toErrorResponse(err: AppError, requestId: string): Response {
   const headers = new Headers({
     "content-type": "application/json; charset=utf-8",
     "x-request-id": requestId,
+    "x-content-type-options": "nosniff",
+    "cache-control": "no-store",
   });
   if (err.retryAfter !== undefined) headers.set("retry-after", String(Math.max(1, Math.ceil(err.retryAfter))));
   return new Response(JSON.stringify(body), { status: err.status, headers });

@@ -1,8 +1,12 @@
-/** @module routes/docs-page — a dependency-free HTML page that renders /openapi.json. */
-export const DOCS_HTML = `<!doctype html>
+/**
+ * @module routes/docs-page — a dependency-free HTML page that renders /openapi.json. Its one
+ * script and one style sheet carry the response's CSP nonce (routes/security.ts): the page has
+ * no inline event handlers or style attributes, so the strict policy allows exactly these two.
+ */
+export const docsHtml = (nonce: string): string => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>wxpay-edge API</title>
-<style>
+<style nonce="${nonce}">
 body{font:15px/1.5 system-ui,-apple-system,"PingFang SC",sans-serif;margin:0;color:#1d2129;background:#f7f8fa}
 header{background:#07c160;color:#fff;padding:16px 24px}header h1{margin:0;font-size:20px}
 main{max-width:1000px;margin:0 auto;padding:16px 24px}
@@ -14,7 +18,7 @@ summary{cursor:pointer;padding:10px 14px;display:flex;gap:12px;align-items:cente
 pre{background:#f2f3f5;padding:10px;border-radius:6px;overflow:auto;font-size:12px}
 table{border-collapse:collapse}td{padding:2px 10px 2px 0;vertical-align:top}.tag{margin-top:24px;font-weight:600}
 </style></head><body><header><h1>wxpay-edge API</h1><div id="d"></div></header><main id="app">Loading /openapi.json…</main>
-<script>
+<script nonce="${nonce}">
 const esc=s=>String(s??"").replace(/[&<>"]/g,c=>({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"}[c]));
 fetch("openapi.json").then(r=>r.json()).then(doc=>{
   document.getElementById("d").textContent=doc.info.description||"";

@@ -5,7 +5,8 @@
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../context";
-import { DOCS_HTML } from "./docs-page";
+import { docsHtml } from "./docs-page";
+import { cspNonce, secureHtml } from "./security";
 
 export function registerDocs(app: OpenAPIHono<AppEnv>): void {
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
@@ -39,5 +40,5 @@ export function registerDocs(app: OpenAPIHono<AppEnv>): void {
     },
     servers: [{ url: "/" }],
   });
-  app.get("/docs", (c) => c.html(DOCS_HTML));
+  app.get("/docs", secureHtml, (c) => c.html(docsHtml(cspNonce(c))));
 }

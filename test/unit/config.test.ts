@@ -45,6 +45,9 @@ describe("parseConfig", () => {
     [{ ADMIN_TOKEN: "  " }, /^ADMIN_TOKEN: is not set/],
     [{ ORDER_TTL_SECONDS: "0" }, /^ORDER_TTL_SECONDS: must be between 1 and/],
     [{ WXPAY_API_BASE: "ftp://x" }, /^WXPAY_API_BASE: must be an http/],
+    [{ WX_API_BASE: "http://api.weixin.qq.com" }, /^WX_API_BASE: must be https \(plain http only for localhost\/127\.0\.0\.1\)/],
+    [{ WXPAY_API_BASE: "http://10.0.0.5:8788" }, /^WXPAY_API_BASE: must be https/],
+    [{ WXPAY_API_BASE: "http://localhost.evil.example" }, /^WXPAY_API_BASE: must be https/],
     [{ ORDER_TTL_SECONDS: "ten" }, /^ORDER_TTL_SECONDS: must be a whole number/],
     [{ LOGIN_RATE_LIMIT: "-1" }, /^LOGIN_RATE_LIMIT: must be a whole number/],
     [{ LOG_LEVEL: "verbose" }, /^LOG_LEVEL: must be one of debug, info, warn, error$/],
@@ -64,6 +67,13 @@ describe("parseConfig", () => {
   it("allows plain http notify URLs only for local development hosts", () => {
     expect(parseConfig({ ...good(), WXPAY_NOTIFY_URL: "http://127.0.0.1:8787/v1/pay/notify" }).notifyUrl).toContain("127.0.0.1");
     expect(parseConfig({ ...good(), WXPAY_NOTIFY_URL: "http://localhost:8787/v1/pay/notify" }).notifyUrl).toContain("localhost");
+  });
+
+  it("allows plain http API bases only for local development hosts (the simulator)", () => {
+    const cfg = parseConfig({ ...good(), WX_API_BASE: "http://127.0.0.1:8788", WXPAY_API_BASE: "http://localhost:8788/" });
+    expect(cfg.wxApiBase).toBe("http://127.0.0.1:8788");
+    expect(cfg.wxpayApiBase).toBe("http://localhost:8788");
+    expect(parseConfig({ ...good(), WX_API_BASE: "https://sim.example" }).wxApiBase).toBe("https://sim.example");
   });
 
   it("accepts PEMs written with literal \\n escapes (as env files carry them)", () => {
@@ -88,6 +98,20 @@ describe("a misconfigured Worker", () => {
     expect(JSON.stringify(body)).not.toContain("short-secret-value");
     expect(h.logs.join("\n")).toContain("WXPAY_APIV3_KEY");
     expect(h.logs.join("\n")).not.toContain("short-secret-value");
+  });
+
+  it("refuses a localhost WXPAY_NOTIFY_URL when the request did not arrive on localhost", async () => {
+    const h = createHarness({ env: { WXPAY_NOTIFY_URL: "http://127.0.0.1:8787/v1/pay/notify" } });
+    const res = await h.request("POST", "/v1/auth/login", { json: { code: "abc" } });
+    expect(res.status).toBe(500);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("misconfigured");
+    expect(body.error.message).toMatch(/^WXPAY_NOTIFY_URL: points at localhost but this request arrived at worker\.test/);
+    // The same value serves requests that did arrive on localhost (npm run dev).
+    for (const origin of ["http://127.0.0.1:8787", "http://localhost:8787"]) {
+      const local = await h.fetch(new Request(`${origin}/v1/products`));
+      expect(local.status).toBe(200);
+    }
   });
 
   it("still answers /healthz", async () => {
