@@ -26,6 +26,8 @@ export interface Config {
   /** The notify URL points at this machine: only requests that arrived on localhost may run (app.ts). */
   notifyUrlLocal: boolean;
   sessionSecret: string;
+  /** The secret before the last rotation: still accepted to verify tokens and open sealed session_keys. */
+  sessionSecretPrevious: string | null;
   adminToken: string;
   wxApiBase: string;
   wxpayApiBase: string;
@@ -34,6 +36,8 @@ export interface Config {
   /** Requests per minute; 0 = off. */
   loginRateLimit: number;
   orderRateLimit: number;
+  /** Orders a user may hold in CREATED/PAYING (SPEC §11); 0 = no limit. */
+  maxUnpaidOrders: number;
   /** Lowest level written to the log (LOG_LEVEL); default info. */
   logLevel: LogLevel;
   /** Message push (SPEC §9): null when WX_PUSH_TOKEN and WX_PUSH_AES_KEY are unset (the route answers 404). */
@@ -159,6 +163,13 @@ export function parseConfig(env: RawEnv): Config {
 
   const sessionSecret = r.required("SESSION_SECRET", "is not set (at least 32 random bytes)");
   if (utf8(sessionSecret).length < 32) throw new AppError("misconfigured", "SESSION_SECRET: must be at least 32 bytes");
+  const sessionSecretPrevious = r.raw("SESSION_SECRET_PREVIOUS") ?? null;
+  if (sessionSecretPrevious !== null && utf8(sessionSecretPrevious).length < 32) {
+    throw new AppError("misconfigured", "SESSION_SECRET_PREVIOUS: must be at least 32 bytes (the SESSION_SECRET before the rotation), or unset");
+  }
+  if (sessionSecretPrevious === sessionSecret) {
+    throw new AppError("misconfigured", "SESSION_SECRET_PREVIOUS: equals SESSION_SECRET; set SESSION_SECRET to the new secret");
+  }
   // SPEC sets no minimum; the README recommends 32 random bytes (`openssl rand -hex 32`).
   const adminToken = r.required("ADMIN_TOKEN", "is not set (bearer token for /admin)");
 
@@ -173,6 +184,7 @@ export function parseConfig(env: RawEnv): Config {
     notifyUrl,
     notifyUrlLocal: LOCAL_HOSTS.has(nu.hostname),
     sessionSecret,
+    sessionSecretPrevious,
     adminToken,
     wxApiBase: r.url("WX_API_BASE", "https://api.weixin.qq.com"),
     wxpayApiBase: r.url("WXPAY_API_BASE", "https://api.mch.weixin.qq.com"),
@@ -180,6 +192,7 @@ export function parseConfig(env: RawEnv): Config {
     orderTtlSeconds: r.int("ORDER_TTL_SECONDS", 1800, 1, 90 * 24 * 3600),
     sessionTtlSeconds: r.int("SESSION_TTL_SECONDS", 7200, 1, 30 * 24 * 3600),
     loginRateLimit: r.int("LOGIN_RATE_LIMIT", 30, 0, 1_000_000),
+    maxUnpaidOrders: r.int("MAX_UNPAID_ORDERS", 10, 0, 1_000_000),
     orderRateLimit: r.int("ORDER_RATE_LIMIT", 30, 0, 1_000_000),
     logLevel: r.oneOf("LOG_LEVEL", LOG_LEVELS, "info"),
     push: parsePush(r),

@@ -40,6 +40,8 @@ export interface AppDeps {
 export interface SessionUser {
   id: string;
   openid: string;
+  /** The session token's issue time (unix seconds): checked against the user's sessionsValidAfter. */
+  iat: number;
 }
 
 export interface Vars {

@@ -8,6 +8,10 @@ declare namespace Cloudflare {
     WXPAY_MCH_PRIVATE_KEY?: string;
     WXPAY_APIV3_KEY?: string;
     SESSION_SECRET?: string;
+    /** The SESSION_SECRET before a rotation (README "Key rotation"). */
+    SESSION_SECRET_PREVIOUS?: string;
+    /** Orders a user may hold unpaid; default 10 (SPEC §11). */
+    MAX_UNPAID_ORDERS?: string;
     ADMIN_TOKEN?: string;
     WXPAY_PUBLIC_KEY_ID?: string;
     WXPAY_PUBLIC_KEY?: string;

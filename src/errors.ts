@@ -21,6 +21,7 @@ export const ERROR_STATUS = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
+  too_many_unpaid_orders: 429,
   misconfigured: 500,
   internal_error: 500,
   upstream_unavailable: 502,

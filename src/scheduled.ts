@@ -3,11 +3,9 @@
  * other module (old rate-limit windows), then the reconciliation job (src/reconcile/job.ts).
  * Never throws: a failure is logged (and, for the job, stored in its run report).
  */
-import { drizzle } from "drizzle-orm/d1";
-import { lt } from "drizzle-orm";
 import type { AppDeps } from "./context";
-import * as schema from "./db/schema";
 import { getConfig } from "./config";
+import { deleteOldWindows } from "./lib/ratelimit";
 import { runReconciliation, type ReconcileOptions } from "./reconcile/job";
 import type { ReconcileReport } from "./reconcile/report";
 
@@ -29,11 +27,9 @@ export async function runScheduled(
     log.error("cron skipped: configuration is invalid", { reason: (err as Error).message });
     return null;
   }
-  const db = drizzle(env.DB, { schema });
   try {
-    // Rate-limit windows are one minute; anything older than two is dead weight.
-    const minute = Math.floor(deps.clock.now() / 60_000);
-    await db.delete(schema.rateLimits).where(lt(schema.rateLimits.window, minute - 2));
+    // Rate-limit windows are one minute; anything older than the previous one is dead weight.
+    await deleteOldWindows(env.DB, deps.clock.now());
   } catch (err) {
     log.error("rate-limit cleanup failed", { reason: (err as Error).message });
   }

@@ -30,9 +30,10 @@ export function listActiveProducts(db: Db): Promise<Product[]> {
  */
 export async function activeProductsByIds(db: Db, ids: string[]): Promise<Product[]> {
   if (ids.length === 0) return [];
-  const { results } = await d1Of(db)
-    .prepare(`SELECT id, name, description, price, currency FROM products WHERE id IN (${ids.map(() => "?").join(", ")}) AND active = 1`)
-    .bind(...ids)
-    .all<Product>();
+  const { results } = await activeProductsStatement(d1Of(db), ids).all<Product>();
   return results;
 }
+
+/** The same read as a statement, for callers that batch it with others (order creation). */
+export const activeProductsStatement = (d1: D1Database, ids: string[]): D1PreparedStatement =>
+  d1.prepare(`SELECT id, name, description, price, currency FROM products WHERE id IN (${ids.map(() => "?").join(", ")}) AND active = 1`).bind(...ids);

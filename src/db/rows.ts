@@ -68,3 +68,13 @@ export function rowCodec<T extends Table>(table: T): RowCodec<T["$inferSelect"]>
 export function rowsOf(result: D1Result | undefined): Record<string, unknown>[] {
   return (result?.results ?? []) as Record<string, unknown>[];
 }
+
+/**
+ * A read that rides along in a hot path's first D1 batch (same round trip) and whose result
+ * decides whether the request may go on — e.g. the session liveness check (auth/session.ts).
+ * `verify` throws to refuse.
+ */
+export interface BatchGuard {
+  statement(d1: D1Database): D1PreparedStatement;
+  verify(result: D1Result | undefined): void;
+}

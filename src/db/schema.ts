@@ -41,6 +41,12 @@ export const users = sqliteTable("users", {
   sessionKeyEnc: text("session_key_enc").notNull(),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
+  // -- SPEC §11 (migration 0008) --
+  /**
+   * Unix SECONDS (like a token's `iat`): session tokens issued before this are refused. Set by
+   * `POST /admin/users/:id/revoke-sessions` and by a login WeChat answers 40226; null = never.
+   */
+  sessionsValidAfter: integer("sessions_valid_after"),
 });
 
 /** Fixed-window counters for rate limits (key = "login:ip:1.2.3.4", window = minute index). */
@@ -51,7 +57,11 @@ export const rateLimits = sqliteTable(
     window: integer("window").notNull(),
     count: integer("count").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.key, t.window] })],
+  (t) => [
+    primaryKey({ columns: [t.key, t.window] }),
+    // -- SPEC §11 (migration 0008): the cron deletes old windows in bounded batches --
+    index("rate_limits_window").on(t.window),
+  ],
 );
 
 /** The catalogue: the only source of prices. */
@@ -126,6 +136,8 @@ export const orders = sqliteTable(
     index("orders_status_created").on(t.status, t.createdAt, t.id),
     index("orders_created").on(t.createdAt, t.id),
     index("orders_next_check").on(t.nextCheckAt),
+    // -- SPEC §11 (migration 0008): unpaid orders counted per user on every create --
+    index("orders_user_status").on(t.userId, t.status),
     check("orders_amount_positive", sql`${t.amount} > 0`),
     check("orders_refunded_range", sql`${t.refundedAmount} >= 0 AND ${t.refundedAmount} <= ${t.amount}`),
   ],

@@ -15,7 +15,7 @@
  */
 import { and, eq, getTableColumns, inArray, isNull, lte, or, sql } from "drizzle-orm";
 import type { Db } from "../context";
-import { rowCodec, rowsOf } from "../db/rows";
+import { type BatchGuard, rowCodec, rowsOf } from "../db/rows";
 import { FULFILMENT_LEASE_MS } from "../fulfilment/lease";
 import { type ChangeSource, orderItems, orders } from "../db/schema";
 import type { Status } from "./state";
@@ -74,25 +74,50 @@ const ITEMS_PER_INSERT = 16;
 const ORDER_DEFAULTS: Partial<OrderRow> = { currency: "CNY", refundedAmount: 0, queryCount: 0 };
 
 /**
- * Stores the order and its lines in one atomic batch and returns the stored row (`RETURNING`, so
- * no read-back). Throws on a UNIQUE violation (see `isUniqueViolation`).
+ * The order INSERT when the user may hold at most N unpaid orders: the row is inserted only if
+ * fewer than N of the user's orders are CREATED/PAYING, counted (at most N index entries, on
+ * orders_user_status) by the same statement. One statement, and D1 runs writes one at a time:
+ * concurrent creates cannot both pass the count, so the limit holds exactly.
  */
-export async function insertOrder(db: Db, order: NewOrderRow, items: NewOrderItem[]): Promise<OrderRow> {
+const INSERT_ORDER_UNDER_LIMIT =
+  `INSERT INTO orders (${ORDER.names}) SELECT ${ORDER_KEYS.map(() => "?").join(", ")} ` +
+  "WHERE (SELECT count(*) FROM (SELECT 1 FROM orders WHERE user_id = ? AND status IN ('CREATED', 'PAYING') LIMIT ?)) < ? " +
+  `RETURNING ${ORDER_COLS}`;
+/** Lines inserted only if their order was (its insert may have been refused in the same batch). */
+const INSERT_ITEMS_IF_ORDER = (rows: number) =>
+  `INSERT INTO order_items (${ITEM.names}) SELECT * FROM (VALUES ${Array(rows).fill("(?, ?, ?, ?, ?, ?)").join(", ")}) ` +
+  "WHERE EXISTS (SELECT 1 FROM orders WHERE id = ?)";
+
+/**
+ * Stores the order and its lines in one atomic batch and returns the stored row (`RETURNING`, so
+ * no read-back). With `maxUnpaid` > 0 the insert is refused — nothing written, `undefined`
+ * returned — when the user already holds that many CREATED/PAYING orders. Throws on a UNIQUE
+ * violation (see `isUniqueViolation`).
+ */
+export async function insertOrder(db: Db, order: NewOrderRow, items: NewOrderItem[], maxUnpaid = 0): Promise<OrderRow | undefined> {
   const d1 = d1Of(db);
   const values = ORDER_KEYS.map((k) => (order as Partial<OrderRow>)[k] ?? ORDER_DEFAULTS[k] ?? null);
+  const limited = maxUnpaid > 0;
   // Lines as multi-row INSERTs of at most ITEMS_PER_INSERT rows: D1 binds at most 100 values per statement.
   const itemInserts: D1PreparedStatement[] = [];
   for (let i = 0; i < items.length; i += ITEMS_PER_INSERT) {
     const chunk = items.slice(i, i + ITEMS_PER_INSERT);
+    const params = chunk.flatMap((it) => [order.id, it.line, it.productId, it.name, it.quantity, it.unitPrice]);
     itemInserts.push(
-      d1
-        .prepare(`${SQL.insertItems}${chunk.map(() => "(?, ?, ?, ?, ?, ?)").join(", ")}`)
-        .bind(...chunk.flatMap((it) => [order.id, it.line, it.productId, it.name, it.quantity, it.unitPrice])),
+      limited
+        ? d1.prepare(INSERT_ITEMS_IF_ORDER(chunk.length)).bind(...params, order.id)
+        : d1.prepare(`${SQL.insertItems}${chunk.map(() => "(?, ?, ?, ?, ?, ?)").join(", ")}`).bind(...params),
     );
   }
-  const [inserted] = await d1.batch([d1.prepare(INSERT_ORDER).bind(...values), ...itemInserts]);
+  const insert = limited
+    ? d1.prepare(INSERT_ORDER_UNDER_LIMIT).bind(...values, order.userId, maxUnpaid, maxUnpaid)
+    : d1.prepare(INSERT_ORDER).bind(...values);
+  const [inserted] = await d1.batch([insert, ...itemInserts]);
   const row = rowsOf(inserted)[0];
-  if (!row) throw new Error(`order ${order.id} not returned by its insert`);
+  if (!row) {
+    if (limited) return undefined;
+    throw new Error(`order ${order.id} not returned by its insert`);
+  }
   return ORDER.decode(row);
 }
 
@@ -121,6 +146,10 @@ export const findOrderByOutTradeNo = (db: Db, outTradeNo: string): Promise<Order
 
 export const findOrderByIdempotencyKey = (db: Db, userId: string, key: string): Promise<OrderRow | undefined> =>
   firstOrder(db, SQL.byIdempotencyKey, userId, key);
+
+/** The statement reading a user's order by idempotency key, for callers that batch it with others. */
+export const orderByIdempotencyKeyStatement = (db: Db, userId: string, key: string): D1PreparedStatement =>
+  d1Of(db).prepare(SQL.byIdempotencyKey).bind(userId, key);
 
 /** The statement reading an order by out_trade_no, for callers that batch it with others. */
 export const orderByOutTradeNoStatement = (db: Db, outTradeNo: string): D1PreparedStatement =>
@@ -157,9 +186,15 @@ export async function findOrderWithItemsForUser(
   db: Db,
   id: string,
   userId: string,
+  guard?: BatchGuard,
 ): Promise<{ order: OrderRow; items: OrderItemRow[] } | undefined> {
   const d1 = d1Of(db);
-  const [rows, items] = await d1.batch([d1.prepare(SQL.byIdForUser).bind(id, userId), d1.prepare(SQL.itemsOf).bind(id)]);
+  const [rows, items, checked] = await d1.batch([
+    d1.prepare(SQL.byIdForUser).bind(id, userId),
+    d1.prepare(SQL.itemsOf).bind(id),
+    ...(guard ? [guard.statement(d1)] : []),
+  ]);
+  guard?.verify(checked);
   const order = rowsOf(rows)[0];
   return order ? { order: ORDER.decode(order), items: ITEM.decodeAll(rowsOf(items)) } : undefined;
 }
@@ -182,13 +217,16 @@ export async function listOrdersWithItemsForUser(
   userId: string,
   limit: number,
   after: ListCursor | null,
+  guard?: BatchGuard,
 ): Promise<{ rows: OrderRow[]; more: boolean; items: Map<string, OrderItemRow[]> }> {
   const d1 = d1Of(db);
   const keyset = after ? [after.createdAt, after.createdAt, after.id] : [];
-  const [page, lines] = await d1.batch([
+  const [page, lines, checked] = await d1.batch([
     d1.prepare(after ? PAGE_AFTER : PAGE_FIRST).bind(userId, ...keyset, limit + 1),
     d1.prepare(after ? ITEMS_OF_PAGE_AFTER : ITEMS_OF_PAGE_FIRST).bind(userId, ...keyset, limit),
+    ...(guard ? [guard.statement(d1)] : []),
   ]);
+  guard?.verify(checked);
   const rows = rowsOf(page);
   return { rows: ORDER.decodeAll(rows.slice(0, limit)), more: rows.length > limit, items: groupItems(rowsOf(lines)) };
 }

@@ -12,10 +12,11 @@
  */
 import type { Config } from "../config";
 import type { AppDeps, Db, SessionUser } from "../context";
-import { activeProductsByIds } from "../catalogue/products";
+import { activeProductsStatement, type Product } from "../catalogue/products";
+import { type BatchGuard, rowsOf } from "../db/rows";
 import { AppError } from "../errors";
 import type { Logger } from "../lib/log";
-import { enforceRateLimit } from "../lib/ratelimit";
+import { enforceRateLimit, takeHit } from "../lib/ratelimit";
 import { newId } from "../lib/random";
 import { ApiError, IndeterminateError, WechatPayError } from "../wechat/pay/errors";
 import type { JsapiPrepayRequest, RequestPaymentParams, WechatPayPort } from "../wechat/pay/port";
@@ -36,6 +37,8 @@ import {
   d1Of,
   findOrderById,
   findOrderByIdempotencyKey,
+  ORDER,
+  orderByIdempotencyKeyStatement,
   findOrderForUser,
   findOrderWithItemsForUser,
   insertOrder,
@@ -59,8 +62,10 @@ export const PREPAY_LOCK_MS = 30_000;
 /** A request that finds the lock taken polls this often, this many times (~10 s), then gives up. */
 export const PREPAY_POLL_MS = 200;
 export const PREPAY_MAX_POLLS = 50;
-/** `?sync=true` asks WeChat at most this often per order. */
+/** `?sync=true` asks WeChat at most this often per order… */
 export const SYNC_INTERVAL_MS = 5_000;
+/** …and at most this many times a second per user, whatever the number of orders. */
+export const SYNC_PER_USER_PER_SECOND = 2;
 /** The reconciler looks at a PAYING order this long after its prepay if no notification came. */
 export const FIRST_CHECK_DELAY_MS = 60_000;
 
@@ -79,6 +84,11 @@ export interface OrdersContext {
   pay(): PaymentGateway;
   /** Called once when a request of ours turned an order PAID (starts fulfilment after the response). */
   onPaid?(orderId: string): void;
+  /**
+   * The session check to fold into the first D1 batch of create, get and list (auth/session.ts);
+   * absent when the route's middleware already made it.
+   */
+  sessionGuard?: BatchGuard;
 }
 
 export interface CreateOrderInput {
@@ -120,13 +130,11 @@ export async function createOrder(
   const { db, deps, config } = ctx;
   const hash = await requestHash(input.items);
 
-  if (idempotencyKey !== null) {
-    const existing = await findOrderByIdempotencyKey(db, user.id, idempotencyKey);
-    if (existing) return { created: false, ...(await repeatCreate(ctx, existing, hash)) };
-  }
-
-  // Validation that needs the catalogue comes before anything is written (rate-limit counter included).
-  const products = new Map((await activeProductsByIds(db, input.items.map((i) => i.productId))).map((p) => [p.id, p]));
+  // One round trip reads what decides the request before anything is written (rate-limit
+  // counter included): the session check, an earlier order with this key, the catalogue.
+  const first = await readBeforeCreate(ctx, user, input, idempotencyKey);
+  if (first.existing) return { created: false, ...(await repeatCreate(ctx, first.existing, hash)) };
+  const products = new Map(first.products.map((p) => [p.id, p]));
   const lines: NewOrderItem[] = input.items.map((item, index) => {
     const p = products.get(item.productId);
     if (!p) throw new AppError("invalid_request", `items.${index}.productId: unknown or inactive product`);
@@ -163,7 +171,13 @@ export async function createOrder(
   for (let attempt = 1; !order; attempt++) {
     const row = { ...base, id: newId(deps.random, "ord"), outTradeNo: newOutTradeNo(deps.random, now) };
     try {
-      order = await insertOrder(db, row, lines);
+      order = await insertOrder(db, row, lines, config.maxUnpaidOrders);
+      if (!order) {
+        throw new AppError(
+          "too_many_unpaid_orders",
+          `you already have ${config.maxUnpaidOrders} unpaid orders; pay or cancel one (POST /v1/orders/{id}/cancel) first`,
+        );
+      }
     } catch (err) {
       if (idempotencyKey !== null && isUniqueViolation(err, "idempotency_key")) {
         // A concurrent request with the same key stored its order first: answer as a repeat.
@@ -181,6 +195,23 @@ export async function createOrder(
   // The lines were just stored: the view is built from them, without reading them back.
   const stored = lines.map((l) => ({ ...l, orderId: prepaid.order.id }));
   return { created: true, ...(await withPayment(ctx, prepaid.order, prepaid.prepayId, stored)) };
+}
+
+/** The session guard, an order stored earlier under this key, and the active products asked for: one batch. */
+async function readBeforeCreate(
+  ctx: OrdersContext,
+  user: SessionUser,
+  input: CreateOrderInput,
+  idempotencyKey: string | null,
+): Promise<{ existing: OrderRow | undefined; products: Product[] }> {
+  const d1 = d1Of(ctx.db);
+  const statements = [activeProductsStatement(d1, input.items.map((i) => i.productId))];
+  if (ctx.sessionGuard) statements.push(ctx.sessionGuard.statement(d1));
+  if (idempotencyKey !== null) statements.push(orderByIdempotencyKeyStatement(ctx.db, user.id, idempotencyKey));
+  const results = await d1.batch<Record<string, unknown>>(statements);
+  if (ctx.sessionGuard) ctx.sessionGuard.verify(results[1]);
+  const existing = idempotencyKey === null ? undefined : rowsOf(results[statements.length - 1])[0];
+  return { existing: existing ? ORDER.decode(existing) : undefined, products: rowsOf(results[0]) as unknown as Product[] };
 }
 
 async function repeatCreate(ctx: OrdersContext, existing: OrderRow, hash: string): Promise<OrderWithPayment> {
@@ -331,10 +362,10 @@ async function withPayment(ctx: OrdersContext, order: OrderRow, prepayId: string
 
 export async function getOrder(ctx: OrdersContext, user: SessionUser, orderId: string, sync: boolean): Promise<OrderView> {
   // The order and its lines in one D1 round trip; lines never change, so a sync reuses them.
-  const found = await findOrderWithItemsForUser(ctx.db, orderId, user.id);
+  const found = await findOrderWithItemsForUser(ctx.db, orderId, user.id, ctx.sessionGuard);
   if (!found) throw new AppError("not_found", "order not found");
   let order = found.order;
-  if (sync && order.status === "PAYING") {
+  if (sync && order.status === "PAYING" && (await mayQueryForUser(ctx, user))) {
     const claimed = await claimQuery(ctx.db, order.id, ["PAYING"], ctx.deps.clock.now(), SYNC_INTERVAL_MS);
     if (claimed) {
       try {
@@ -347,6 +378,18 @@ export async function getOrder(ctx: OrdersContext, user: SessionUser, orderId: s
     }
   }
   return toOrderView(order, found.items);
+}
+
+/**
+ * The per-user ceiling on `?sync=true` queries (SPEC §11): WeChat's query frequency limits are
+ * per merchant, and the per-order 5 s alone would let one user with hundreds of unpaid orders
+ * send hundreds of queries a second. Past it the order is answered from D1; a refused hit writes
+ * nothing (lib/ratelimit.ts).
+ */
+async function mayQueryForUser(ctx: OrdersContext, user: SessionUser): Promise<boolean> {
+  const ok = await takeHit(d1Of(ctx.db), ctx.deps.clock, `sync:user:${user.id}`, SYNC_PER_USER_PER_SECOND, 1000);
+  if (!ok) ctx.log.info("order sync skipped: per-user ceiling", { userId: user.id });
+  return ok;
 }
 
 /** Queries WeChat and applies the answer through the one path (source "query"). */
@@ -365,7 +408,7 @@ export async function listOrders(
 ): Promise<{ orders: OrderView[]; nextCursor: string | null }> {
   const after = cursor === null ? null : decodeCursor(cursor);
   if (cursor !== null && after === null) throw new AppError("invalid_request", "cursor: not a cursor from a previous page");
-  const { rows, more, items } = await listOrdersWithItemsForUser(ctx.db, user.id, limit, after);
+  const { rows, more, items } = await listOrdersWithItemsForUser(ctx.db, user.id, limit, after, ctx.sessionGuard);
   const last = rows[rows.length - 1];
   return {
     orders: rows.map((r) => toOrderView(r, items.get(r.id) ?? [])),

@@ -1,11 +1,12 @@
 /**
  * @module routes/admin — the admin API (SPEC §3), behind `Authorization: Bearer <ADMIN_TOKEN>`:
  * order list and detail, refunds, the reconciliation job on demand, and the daily bill check's
- * differences (`GET /admin/bills/{date}`). Thin: validate, call the module, shape the answer.
+ * differences (`GET /admin/bills/{date}`), and ending a user's sessions. Thin: validate, call the module, shape the answer.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { adminAuth } from "../admin/auth";
+import { revokeSessions } from "../auth/session";
 import { billDiffsForDate, listOrdersForAdmin, orderDetailForAdmin } from "../admin/queries";
 import type { AppEnv } from "../context";
 import { ORDER_STATUSES } from "../db/schema";
@@ -23,6 +24,8 @@ import { bearerAuth, BODY_ERRORS, errorResponses, idempotencyHeaders } from "./s
 const json = <T>(schema: T) => ({ "application/json": { schema } });
 const tags = ["admin"];
 const guard = { security: bearerAuth, middleware: [adminAuth] };
+/** What admin authentication itself can answer: a wrong token, or too many wrong ones from this address. */
+const ADMIN_AUTH_ERRORS = ["unauthorized", "rate_limited"] as const;
 
 const IdParams = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" } }) });
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
@@ -80,7 +83,7 @@ const listRoute = createRoute({
   request: { query: ListQuery },
   responses: {
     200: { description: "a page of orders", content: json(z.object({ orders: z.array(OrderSchema), nextCursor: z.string().nullable() })) },
-    ...errorResponses("invalid_request", "unauthorized"),
+    ...errorResponses("invalid_request", ...ADMIN_AUTH_ERRORS),
   },
 });
 
@@ -91,7 +94,7 @@ const detailRoute = createRoute({
   summary: "One order with its state history, refunds, notifications, flags and fulfilment",
   ...guard,
   request: { params: IdParams },
-  responses: { 200: { description: "the order and what happened to it", content: json(OrderDetail) }, ...errorResponses("invalid_request", "unauthorized", "not_found") },
+  responses: { 200: { description: "the order and what happened to it", content: json(OrderDetail) }, ...errorResponses("invalid_request", ...ADMIN_AUTH_ERRORS, "not_found") },
 });
 
 const refundRoute = createRoute({
@@ -104,7 +107,7 @@ const refundRoute = createRoute({
   responses: {
     201: { description: "refund accepted (PROCESSING, or already settled)", content: json(z.object({ refund: RefundSchema })) },
     200: { description: "repeat with the same Idempotency-Key and body: the same refund", content: json(z.object({ refund: RefundSchema })) },
-    ...errorResponses(...BODY_ERRORS, "unauthorized", "not_found", "refund_not_allowed", "idempotency_conflict", "payment_provider_error"),
+    ...errorResponses(...BODY_ERRORS, ...ADMIN_AUTH_ERRORS, "not_found", "refund_not_allowed", "idempotency_conflict", "payment_provider_error"),
   },
 });
 
@@ -115,7 +118,7 @@ const getRefundRoute = createRoute({
   summary: "One refund",
   ...guard,
   request: { params: IdParams },
-  responses: { 200: { description: "the refund", content: json(z.object({ refund: RefundSchema })) }, ...errorResponses("invalid_request", "unauthorized", "not_found") },
+  responses: { 200: { description: "the refund", content: json(z.object({ refund: RefundSchema })) }, ...errorResponses("invalid_request", ...ADMIN_AUTH_ERRORS, "not_found") },
 });
 
 const reconcileRoute = createRoute({
@@ -129,7 +132,7 @@ const reconcileRoute = createRoute({
       billDate: z.string().regex(DATE).optional().openapi({ param: { name: "billDate", in: "query" }, description: "also check this day's trade bill now (YYYY-MM-DD)" }),
     }),
   },
-  responses: { 200: { description: "the run's report", content: json(z.object({ report: ReportSchema })) }, ...errorResponses("invalid_request", "unauthorized") },
+  responses: { 200: { description: "the run's report", content: json(z.object({ report: ReportSchema })) }, ...errorResponses("invalid_request", ...ADMIN_AUTH_ERRORS) },
 });
 
 const billRoute = createRoute({
@@ -150,8 +153,18 @@ const billRoute = createRoute({
         }),
       ),
     },
-    ...errorResponses("invalid_request", "unauthorized"),
+    ...errorResponses("invalid_request", ...ADMIN_AUTH_ERRORS),
   },
+});
+
+const revokeRoute = createRoute({
+  method: "post",
+  path: "/admin/users/{id}/revoke-sessions",
+  tags,
+  summary: "End every session of a user (by user id or openid): tokens issued until now are refused",
+  ...guard,
+  request: { params: IdParams },
+  responses: { 204: { description: "sessions ended; the user's next login works at once" }, ...errorResponses("invalid_request", ...ADMIN_AUTH_ERRORS, "not_found") },
 });
 
 function refundContext(c: Context<AppEnv>): RefundServiceCtx {
@@ -185,6 +198,12 @@ export const adminRoutes = new OpenAPIHono<AppEnv>()
     const { billDate } = c.req.valid("query");
     const report = await runReconciliation(c.env, c.var.deps, { trigger: "admin", ...(billDate ? { billDate } : {}) });
     return c.json({ report }, 200);
+  })
+  .openapi(revokeRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    if (!(await revokeSessions(c.env.DB, id, c.var.deps.clock.now()))) throw new AppError("not_found", "no user with this id or openid");
+    c.var.log.info("admin ended a user's sessions", { user: id });
+    return c.body(null, 204);
   })
   .openapi(billRoute, async (c) => {
     const { date } = c.req.valid("param");

@@ -1,6 +1,8 @@
 /** @module routes/auth — `POST /v1/auth/login` (SPEC §3). */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../context";
+import { presentedSessionToken } from "../auth/middleware";
+import { rateLimitAddress } from "../lib/address";
 import { login } from "../users/login";
 import { BODY_ERRORS, errorResponses } from "./schemas";
 
@@ -24,6 +26,9 @@ const route = createRoute({
   path: "/v1/auth/login",
   tags: ["mini program"],
   summary: "Exchange a wx.login code for a session token",
+  description:
+    "Send the previous session token, if the mini program still has one, as `Authorization: Bearer <token>` (optional): " +
+    "when WeChat answers 40226 (user blocked), that token's user has every session ended (SPEC §11).",
   request: { body: { required: true, content: { "application/json": { schema: LoginRequest } } } },
   responses: {
     200: { description: "logged in", content: { "application/json": { schema: LoginResponse } } },
@@ -39,7 +44,9 @@ export const authRoutes = new OpenAPIHono<AppEnv>().openapi(route, async (c) => 
       config: c.var.config,
       db: c.var.db,
       d1: c.env.DB,
-      clientIp: c.req.header("cf-connecting-ip") ?? "unknown",
+      log: c.var.log,
+      clientAddress: rateLimitAddress(c.req.header("cf-connecting-ip")),
+      previousToken: presentedSessionToken(c),
     },
     code,
   );

@@ -4,7 +4,8 @@
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { requireUser } from "../auth/middleware";
+import { requireUser, requireUserToken } from "../auth/middleware";
+import { sessionGuard } from "../auth/session";
 import type { AppEnv } from "../context";
 import { runFulfilment } from "../fulfilment/runner";
 import { cancelOrder, createOrder, getOrder, listOrders, type OrdersContext, payOrder, type PaymentGateway } from "../orders/service";
@@ -84,7 +85,7 @@ const ListQuery = z.object({
 });
 
 const SyncQuery = z.object({
-  sync: z.enum(["true", "false"]).optional().openapi({ param: { name: "sync", in: "query" }, description: "query WeChat first (PAYING orders, at most every 5 s)" }),
+  sync: z.enum(["true", "false"]).optional().openapi({ param: { name: "sync", in: "query" }, description: "query WeChat first (PAYING orders; at most once per 5 s per order and twice a second per user, else answered from the database)" }),
 });
 
 const json = <T>(schema: T) => ({ "application/json": { schema } });
@@ -99,12 +100,12 @@ const createRouteDef = createRoute({
   tags: ["mini program"],
   summary: "Price the items, store the order, prepay, and return wx.requestPayment parameters",
   security: bearerAuth,
-  middleware: [requireUser] as const,
+  middleware: [requireUserToken] as const,
   request: { headers: IdempotencyHeaders, body: { required: true, content: json(CreateOrderRequest) } },
   responses: {
     201: { description: "order created and PAYING", content: json(OrderWithPayment) },
     200: { description: "repeat with the same Idempotency-Key and body: the same order", content: json(OrderWithPayment) },
-    ...errorResponses(...BODY_ERRORS, "unauthorized", "idempotency_conflict", "order_not_payable", "rate_limited", "payment_provider_error", "unavailable"),
+    ...errorResponses(...BODY_ERRORS, "unauthorized", "idempotency_conflict", "order_not_payable", "rate_limited", "too_many_unpaid_orders", "payment_provider_error", "unavailable"),
   },
 });
 
@@ -130,7 +131,7 @@ const getRouteDef = createRoute({
   tags: ["mini program"],
   summary: "One order; with sync=true a PAYING order is checked with WeChat first",
   security: bearerAuth,
-  middleware: [requireUser] as const,
+  middleware: [requireUserToken] as const,
   request: { params: IdParams, query: SyncQuery },
   responses: {
     200: { description: "the order", content: json(OrderOnly) },
@@ -144,7 +145,7 @@ const listRouteDef = createRoute({
   tags: ["mini program"],
   summary: "The caller's orders, newest first",
   security: bearerAuth,
-  middleware: [requireUser] as const,
+  middleware: [requireUserToken] as const,
   request: { query: ListQuery },
   responses: {
     200: {
@@ -171,13 +172,15 @@ const cancelRouteDef = createRoute({
 
 /** The orders context for one request; WeChat Pay is built only if the request needs it. */
 function ordersContext(c: Context<AppEnv>): OrdersContext {
-  const { db, deps, config, log } = c.var;
+  const { db, deps, config, log, user } = c.var;
   let gateway: PaymentGateway | undefined;
   return {
     db,
     deps,
     config,
     log,
+    // create, get and list (requireUserToken) check revocation in their first D1 batch.
+    sessionGuard: sessionGuard(user),
     pay: () => (gateway ??= createWechatPay({ config, deps, db })),
     onPaid: (orderId) => {
       c.executionCtx.waitUntil(

@@ -6,6 +6,8 @@ export interface UserRow {
   id: string;
   openid: string;
   unionid: string | null;
+  /** Unix seconds; tokens issued before are refused (auth/session.ts). */
+  sessionsValidAfter: number | null;
 }
 
 /** Fixed SQL (every login runs it; db/rows.ts says why not drizzle here). */
@@ -13,7 +15,7 @@ const UPSERT =
   "INSERT INTO users (id, openid, unionid, session_key_enc, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) " +
   "ON CONFLICT (openid) DO UPDATE SET session_key_enc = excluded.session_key_enc, " +
   "unionid = coalesce(excluded.unionid, users.unionid), updated_at = excluded.updated_at " +
-  "RETURNING id, openid, unionid";
+  "RETURNING id, openid, unionid, sessions_valid_after AS sessionsValidAfter";
 
 /**
  * Inserts the user or refreshes the stored session_key (and unionid when WeChat sends one),

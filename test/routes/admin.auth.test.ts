@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { timingSafeEqual } from "../../src/lib/encoding";
-import { isAdminAuthorized, tokenCompare } from "../../src/admin/auth";
+import { ADMIN_FAILURE_LIMIT, isAdminAuthorized, tokenCompare } from "../../src/admin/auth";
 import { ADMIN_TOKEN } from "../fixtures/keys";
 import { createWorld } from "../support/world";
 import { placeOrder } from "../support/shop";
@@ -19,20 +19,62 @@ const ADMIN_ROUTES: [string, string][] = [
 describe("admin auth", () => {
   it("missing, malformed or wrong token → 401 unauthorized on every admin route", async () => {
     const w = createWorld();
-    for (const [method, path] of ADMIN_ROUTES) {
+    for (const [i, [method, path]] of ADMIN_ROUTES.entries()) {
       for (const token of [null, "wrong-token-0123456789abcdef", `${ADMIN_TOKEN}x`, ADMIN_TOKEN.slice(0, -1)]) {
-        const res = await admin(w, method, path, { token, json: method === "POST" ? { amount: 1 } : undefined });
+        // One address per route: failures per address are throttled past 20 a minute (below).
+        const res = await admin(w, method, path, { token, json: method === "POST" ? { amount: 1 } : undefined, ip: `198.51.100.${i + 1}` });
         expect(res.status, `${method} ${path} ${token}`).toBe(401);
         const body = (await res.json()) as { error: { code: string; requestId: string } };
         expect(body.error.code).toBe("unauthorized");
         expect(body.error.requestId).toBe(res.headers.get("x-request-id"));
       }
     }
-    const basic = await w.request("GET", "/admin/orders", { headers: { authorization: `Basic ${btoa(`admin:${ADMIN_TOKEN}`)}` } });
+    const basic = await w.request("GET", "/admin/orders", { headers: { authorization: `Basic ${btoa(`admin:${ADMIN_TOKEN}`)}`, "cf-connecting-ip": "198.51.100.99" } });
     expect(basic.status).toBe(401);
     // A user session token is not an admin token.
     const u = await w.login();
-    expect((await w.request("GET", "/admin/orders", { token: u.token })).status).toBe(401);
+    expect((await w.request("GET", "/admin/orders", { token: u.token, headers: { "cf-connecting-ip": "198.51.100.99" } })).status).toBe(401);
+  });
+
+  it("past 20 failures a minute, the address gets 429 + Retry-After (the right token too); each failure is a warn line with the address; other addresses are unaffected", async () => {
+    const w = createWorld();
+    const ip = "203.0.113.50";
+    for (let i = 0; i < ADMIN_FAILURE_LIMIT; i++) {
+      expect((await admin(w, "GET", "/admin/orders", { token: `guess-${i}-0123456789abcdef`, ip })).status).toBe(401);
+    }
+    const warns = w.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === "admin authentication failed");
+    expect(warns).toHaveLength(ADMIN_FAILURE_LIMIT);
+    expect(warns.every((l) => l.level === "warn" && l.address === ip)).toBe(true);
+    expect(w.logs.join("\n")).not.toContain("guess-3-0123456789abcdef");
+
+    const counter = () => w.env.DB.prepare("SELECT count FROM rate_limits WHERE key = ?").bind(`admin:fail:${ip}`).first<{ count: number }>();
+    expect((await counter())?.count).toBe(ADMIN_FAILURE_LIMIT);
+    for (const token of ["guess-again-0123456789abcdef", ADMIN_TOKEN, null]) {
+      const res = await admin(w, "GET", "/admin/orders", { token, ip });
+      expect(res.status).toBe(429);
+      expect((await res.json()) as unknown).toMatchObject({ error: { code: "rate_limited" } });
+      expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+      expect(Number(res.headers.get("retry-after"))).toBeLessThanOrEqual(60);
+    }
+    // Refusals write nothing: the counter stayed at the limit.
+    expect((await counter())?.count).toBe(ADMIN_FAILURE_LIMIT);
+    // The revoke route is guarded by the same throttle.
+    expect((await admin(w, "POST", "/admin/users/usr_X/revoke-sessions", { ip })).status).toBe(429);
+
+    // Another address with the right token works; the guesser's next minute starts afresh.
+    expect((await admin(w, "GET", "/admin/orders", { ip: "203.0.113.51" })).status).toBe(200);
+    w.clock.advance(60_000);
+    expect((await admin(w, "GET", "/admin/orders", { ip })).status).toBe(200);
+  });
+
+  it("counts an IPv6 guesser per /64, so rotating addresses inside it does not help", async () => {
+    const w = createWorld();
+    for (let i = 0; i < ADMIN_FAILURE_LIMIT; i++) {
+      const ip = `2001:db8:aa:bb:${(i + 1).toString(16)}::${i}`;
+      expect((await admin(w, "GET", "/admin/orders", { token: "wrong-wrong-wrong-wrong", ip })).status).toBe(401);
+    }
+    expect((await admin(w, "GET", "/admin/orders", { ip: "2001:db8:aa:bb:ffff:1:2:3" })).status).toBe(429);
+    expect((await admin(w, "GET", "/admin/orders", { ip: "2001:db8:aa:bc::1" })).status).toBe(200);
   });
 
   it("the right token passes; the comparison is the constant-time one", async () => {

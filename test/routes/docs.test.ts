@@ -18,7 +18,7 @@ describe("API documentation", () => {
         "POST /v1/auth/login", "GET /v1/products", "POST /v1/orders", "POST /v1/orders/{id}/pay", "GET /v1/orders/{id}",
         "GET /v1/orders", "POST /v1/orders/{id}/cancel", "POST /v1/pay/notify", "GET /admin/orders", "GET /admin/orders/{id}",
         "POST /admin/orders/{id}/refunds", "GET /admin/refunds/{id}", "POST /admin/reconcile", "GET /admin/bills/{date}",
-        "GET /healthz", "GET /openapi.json", "GET /docs",
+        "POST /admin/users/{id}/revoke-sessions", "GET /healthz", "GET /openapi.json", "GET /docs",
         "GET /v1/wx/push", "POST /v1/wx/push",
       ].sort(),
     );

@@ -23,9 +23,10 @@ export interface RefundJson {
   settledAt: string | null;
 }
 
-export function admin(w: World, method: string, path: string, opts: { json?: unknown; key?: string; token?: string | null } = {}): Promise<Response> {
+export function admin(w: World, method: string, path: string, opts: { json?: unknown; key?: string; token?: string | null; ip?: string } = {}): Promise<Response> {
   const headers: Record<string, string> = {};
   if (opts.key) headers["idempotency-key"] = opts.key;
+  if (opts.ip) headers["cf-connecting-ip"] = opts.ip;
   const token = opts.token === undefined ? ADMIN_TOKEN : opts.token;
   return w.request(method, path, { ...(opts.json !== undefined ? { json: opts.json } : {}), headers, ...(token ? { token } : {}) });
 }
