@@ -128,6 +128,11 @@ const ORDER_COLS =
   '"id", "user_id", "openid", "out_trade_no", "status", "amount", "currency", "description", "time_expire", "expires_at", "prepay_id", "prepay_at", "prepay_lock_until", "transaction_id", "paid_at", "refunded_amount", "idempotency_key", "request_hash", "last_query_at", "query_count", "next_check_at", "last_transition_id", "created_at", "updated_at", "prepay_issued_at", "notify_url"';
 const ITEM_COLS = '"order_id", "line", "product_id", "name", "quantity", "unit_price"';
 const WON = "EXISTS (SELECT 1 FROM orders WHERE id = ? AND last_transition_id = ?)";
+/** auth/session.ts: the revocation check folded into get, list and create's first batch. */
+const sessionLive = (db: D1Database, userId: string) =>
+  db
+    .prepare("SELECT 1 AS live FROM users WHERE id = ?1 AND (sessions_valid_after IS NULL OR sessions_valid_after <= ?2)")
+    .bind(userId, Math.floor(Date.now() / 1000));
 
 const ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 /** Random [0-9A-Za-z]{n}, like src/lib/random (ids, out_trade_no, transition tokens). */
@@ -147,7 +152,7 @@ async function floorLogin(db: D1Database, b: Json): Promise<Response> {
     .prepare(
       'insert into "users" ("id", "openid", "unionid", "session_key_enc", "created_at", "updated_at") values (?, ?, ?, ?, ?, ?) ' +
         'on conflict ("users"."openid") do update set "unionid" = coalesce(excluded.unionid, "users"."unionid"), "session_key_enc" = excluded.session_key_enc, "updated_at" = excluded.updated_at ' +
-        'returning "id", "openid", "unionid"',
+        'returning "id", "openid", "unionid", "sessions_valid_after"',
     )
     .bind(uid("usr"), openid, null, "x".repeat(64), now, now)
     .all();
@@ -160,13 +165,16 @@ async function floorCreate(db: D1Database, b: Json, variant: string): Promise<Re
   const openid = String(b.openid);
   const productIds = (b.productIds as string[] | undefined) ?? ["prod_coffee"];
   const now = Date.now();
-  const products = await db
-    .prepare(
-      `select "id", "name", "description", "price", "currency" from "products" where ("products"."id" in (${productIds.map(() => "?").join(", ")}) and "products"."active" = ?)`,
-    )
-    .bind(...productIds, 1)
-    .all<{ id: string; name: string; price: number }>();
-  const lines = products.results;
+  // orders/service.readBeforeCreate: the catalogue read and the session check in one batch.
+  const [products] = await db.batch<{ id: string; name: string; price: number }>([
+    db
+      .prepare(
+        `select "id", "name", "description", "price", "currency" from "products" where ("products"."id" in (${productIds.map(() => "?").join(", ")}) and "products"."active" = ?)`,
+      )
+      .bind(...productIds, 1),
+    sessionLive(db, userId),
+  ]);
+  const lines = products!.results;
   if (lines.length !== productIds.length) return json({ error: "no product" }, 400);
   const amount = lines.reduce((s, p, i) => s + p.price * (i + 1), 0);
   const id = uid("ord");
@@ -291,7 +299,7 @@ async function floorGet(db: D1Database, q: URLSearchParams, variant: string): Pr
   const user = q.get("user") ?? "";
   const byId = db.prepare(`select ${ORDER_COLS} from "orders" where ("orders"."id" = ? and "orders"."user_id" = ?) limit ?`).bind(id, user, 1);
   if (variant === "batched") {
-    await db.batch([byId, db.prepare(`select ${ITEM_COLS} from "order_items" where "order_items"."order_id" = ? order by "order_items"."line"`).bind(id)]);
+    await db.batch([byId, db.prepare(`select ${ITEM_COLS} from "order_items" where "order_items"."order_id" = ? order by "order_items"."line"`).bind(id), sessionLive(db, user)]);
   } else {
     await byId.all();
     await db.prepare(`select ${ITEM_COLS} from "order_items" where "order_items"."order_id" in (?) order by "order_items"."order_id", "order_items"."line"`).bind(id).all();
@@ -313,6 +321,7 @@ async function floorList(db: D1Database, q: URLSearchParams, variant: string): P
           `select ${ITEM_COLS} from "order_items" where "order_items"."order_id" in (select "id" from "orders" where "orders"."user_id" = ? order by "orders"."created_at" desc, "orders"."id" desc limit ?) order by "order_items"."order_id", "order_items"."line"`,
         )
         .bind(user, limit),
+      sessionLive(db, user),
     ]);
     return json({});
   }

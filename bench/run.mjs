@@ -189,7 +189,7 @@ async function main() {
   // Secrets and the two rate limits off, as one env file for both Workers (`--env-file`
   // replaces .dev.vars, so a developer's own .dev.vars plays no part).
   const envFile = join(RUN, "bench.env");
-  writeFileSync(envFile, `${devVars}LOGIN_RATE_LIMIT="0"\nORDER_RATE_LIMIT="0"\n`, { mode: 0o600 });
+  writeFileSync(envFile, `${devVars}LOGIN_RATE_LIMIT="0"\nORDER_RATE_LIMIT="0"\nMAX_UNPAID_ORDERS="0"\n`, { mode: 0o600 });
   const simConfig = join(RUN, "simulator.json");
   writeFileSync(simConfig, JSON.stringify({ ...simulator, port: simPort, acceptAnyOpenid: true }, null, 2), { mode: 0o600 });
 

@@ -29,6 +29,7 @@ const ADMIN = { authorization: `Bearer ${keys.ADMIN_TOKEN}` };
 let w: World;
 let watch: SecretWatch;
 let userToken: string;
+let payerId: string;
 let paid: OrderJson;
 let paying: OrderJson;
 let refundId: string;
@@ -40,6 +41,7 @@ beforeAll(async () => {
   await w.sim.flush();
   paid = j.order;
   userToken = j.user.token;
+  payerId = j.user.userId;
   paying = (await placeOrder(w, userToken)).order;
   const r = await w.request("POST", `/admin/orders/${paid.id}/refunds`, { json: { amount: 100, reason: "hostile suite" }, headers: ADMIN });
   expect(r.status).toBe(201);
@@ -78,16 +80,60 @@ describe("hostile: admin credentials", () => {
       ["GET", `/admin/refunds/${refundId}`, null],
       ["POST", "/admin/reconcile", null],
       ["GET", "/admin/bills/2026-11-28", null],
+      ["POST", `/admin/users/${payerId}/revoke-sessions`, null],
     ];
+    // Failed authentications are counted per address (rate_limits; 429 past 20 a minute): each
+    // route's 16 forgeries come from an address of their own.
     await untouched(w, async () => {
-      for (const [method, path, body] of routes) {
+      for (const [i, [method, path, body]] of routes.entries()) {
         for (const h of adminHeaders()) {
-          const a = await send(w, method, path, { body, contentType: body ? JSON_CT : null }, h.header === null ? {} : { authorization: h.header });
+          const headers: Record<string, string> = { "cf-connecting-ip": `198.18.0.${i + 1}` };
+          if (h.header !== null) headers.authorization = h.header;
+          const a = await send(w, method, path, { body, contentType: body ? JSON_CT : null }, headers);
           expectApiError(a, [401], `${method} ${path} with ${h.label}`);
           expect(JSON.parse(a.body).error.code).toBe("unauthorized");
         }
       }
+    }, { exclude: ["rate_limits"] });
+    // The user's session survived every forged revoke.
+    expect((await w.request("GET", "/v1/orders", { token: userToken })).status).toBe(200);
+  });
+
+  it("past 20 forgeries from one address: 429 for every admin route, the right token included, and nothing more is written", async () => {
+    const ip = "198.18.1.1";
+    for (let i = 0; i < 20; i++) {
+      const a = await send(w, "GET", "/admin/orders", { body: null, contentType: null }, { "cf-connecting-ip": ip, authorization: `Bearer forged-${i}` });
+      expectApiError(a, [401], `forgery ${i}`);
+    }
+    await untouched(w, async () => {
+      for (const [method, path] of [["GET", "/admin/orders"], ["POST", `/admin/users/${payerId}/revoke-sessions`], ["POST", "/admin/reconcile"]] as const) {
+        for (const auth of [`Bearer forged-x`, `Bearer ${keys.ADMIN_TOKEN}`]) {
+          const a = await send(w, method, path, { body: null, contentType: null }, { "cf-connecting-ip": ip, authorization: auth });
+          expectApiError(a, [429], `${method} ${path} throttled`);
+          expect(Number(a.headers.get("retry-after"))).toBeGreaterThan(0);
+        }
+      }
     });
+  });
+});
+
+describe("hostile: POST /admin/users/:id/revoke-sessions", () => {
+  it("odd ids → 400/404/405, nothing written; bodies and query strings are ignored", async () => {
+    await untouched(w, async () => {
+      for (const id of [...ODD_IDS, "usr_NOPE", "%25", "x".repeat(65), encodeURIComponent("' OR 1=1 --"), encodeURIComponent("% OR openid LIKE '%")]) {
+        const a = await send(w, "POST", `/admin/users/${id}/revoke-sessions`, { body: null, contentType: null }, ADMIN);
+        expectApiError(a, [400, 404, 405], `revoke ${id.slice(0, 80)}`);
+      }
+      for (const method of ["GET", "PUT", "DELETE"]) {
+        const a = await send(w, method, `/admin/users/${payerId}/revoke-sessions`, { body: null, contentType: null }, ADMIN);
+        expectApiError(a, [404, 405], `${method} revoke`);
+      }
+    });
+    expect((await w.request("GET", "/v1/orders", { token: userToken })).status).toBe(200);
+    // A body (even a huge or malformed one) changes nothing about what is revoked.
+    const a = await send(w, "POST", `/admin/users/${payerId}/revoke-sessions?id=usr_OTHER`, { body: "{not json", contentType: JSON_CT }, ADMIN);
+    expect(a.status).toBe(204);
+    expect((await w.request("GET", "/v1/orders", { token: userToken })).status).toBe(401);
   });
 });
 
