@@ -9,7 +9,7 @@ import { CLEANUP_BATCH, CLEANUP_MAX_BATCHES, deleteOldWindows } from "../../src/
 import { SYNC_PER_USER_PER_SECOND } from "../../src/orders/service";
 import { T0 } from "../support/harness";
 import { createWorld, type World } from "../support/world";
-import { calls, closeKey, count, createPaying, errorOf, JSAPI, postOrder, queryKey, setup } from "../unit/orders/support";
+import { calls, closeKey, count, createPaying, errorOf, JSAPI, type OrderJson, postOrder, queryKey, setup } from "../unit/orders/support";
 
 const login = (w: World, ip: string) =>
   w.request("POST", "/v1/auth/login", { json: { code: w.sim.mintCode().code }, headers: { "cf-connecting-ip": ip } });
@@ -75,7 +75,7 @@ describe("rate limits that refuse for free", () => {
 describe("MAX_UNPAID_ORDERS", () => {
   it("one more CREATED/PAYING order → 429 too_many_unpaid_orders, nothing written, WeChat not called; paying or cancelling frees a place", async () => {
     const { w, u } = await setup({ env: { MAX_UNPAID_ORDERS: "3" } });
-    const made = [];
+    const made: OrderJson[] = [];
     for (let i = 0; i < 3; i++) made.push((await createPaying(w, u.token)).order);
     const before = await Promise.all(["orders", "order_items", "order_events"].map((t) => count(w, `SELECT count(*) n FROM ${t}`)));
     const jsapi = calls(w, JSAPI);
@@ -120,7 +120,7 @@ describe("MAX_UNPAID_ORDERS", () => {
 describe("?sync=true per-user ceiling", () => {
   it("a user syncing many unpaid orders in a loop asks WeChat at most twice a second (and once per 5 s per order); the rest is answered from D1", async () => {
     const { w, u } = await setup();
-    const orders = [];
+    const orders: OrderJson[] = [];
     for (let i = 0; i < 6; i++) orders.push((await createPaying(w, u.token)).order);
     const queries = () => orders.reduce((n, o) => n + calls(w, queryKey(o.outTradeNo)), 0);
     // 10 seconds of a tight loop: every order synced every 250 ms.
