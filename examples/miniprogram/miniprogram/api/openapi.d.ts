@@ -14,7 +14,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Exchange a wx.login code for a session token */
+        /**
+         * Exchange a wx.login code for a session token
+         * @description Send the previous session token, if the mini program still has one, as `Authorization: Bearer <token>` (optional): when WeChat answers 40226 (user blocked), that token's user has every session ended (SPEC §11).
+         */
         post: {
             parameters: {
                 query?: never;
@@ -238,7 +241,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description rate_limited */
+                /** @description rate_limited, too_many_unpaid_orders */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -284,7 +287,7 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /** @description query WeChat first (PAYING orders, at most every 5 s) */
+                    /** @description query WeChat first (PAYING orders; at most once per 5 s per order and twice a second per user, else answered from the database) */
                     sync?: "true" | "false";
                 };
                 header?: never;
