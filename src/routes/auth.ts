@@ -29,7 +29,15 @@ const route = createRoute({
   description:
     "Send the previous session token, if the mini program still has one, as `Authorization: Bearer <token>` (optional): " +
     "when WeChat answers 40226 (user blocked), that token's user has every session ended (SPEC §11).",
-  request: { body: { required: true, content: { "application/json": { schema: LoginRequest } } } },
+  request: {
+    headers: z.object({
+      authorization: z
+        .string()
+        .optional()
+        .openapi({ description: "optional: the previous session token (`Bearer <token>`); used only to end that user's sessions if WeChat answers 40226" }),
+    }),
+    body: { required: true, content: { "application/json": { schema: LoginRequest } } },
+  },
   responses: {
     200: { description: "logged in", content: { "application/json": { schema: LoginResponse } } },
     ...errorResponses(...BODY_ERRORS, "invalid_code", "user_blocked", "rate_limited", "upstream_unavailable"),

@@ -175,5 +175,7 @@ describe("example mini program against the running Worker and WeChat simulator",
     const seen = wx.requests.slice(from).map((r) => `${r.method} ${r.path.replace(/\?.*/, "")} ${r.status}`);
     expect(seen).toEqual(["GET /v1/orders 401", "POST /v1/auth/login 200", "GET /v1/orders 200"]);
     expect((wx.storage.get("wxpay-edge.session") as { token: string }).token).not.toContain("AAAA");
+    // The login carried the refused token (SPEC §11: a login WeChat blocks ends that user's sessions).
+    expect(wx.requests[from + 1]!.headers.authorization).toBe(`Bearer ${stored.token.slice(0, -4)}AAAA`);
   });
 });

@@ -4,12 +4,13 @@
  * server that breaks the app breaks `npm run typecheck` first.
  *
  * - session token in storage (api/session.ts); one login at a time;
- * - a 401 on a logged-in call (expired or revoked token) logs in again and retries once;
+ * - a 401 on a logged-in call (expired or revoked token) logs in again and retries once; a login
+ *   carries the previous token (SPEC §11: a 40226 login ends that user's sessions);
  * - errors are thrown as ApiError with the server's code, message and requestId.
  */
 import { ApiError, httpRequest, toApiError } from "./http";
 import { wxLoginCode } from "./platform";
-import { clearSession, readSession, saveSession, type StoredSession } from "./session";
+import { clearSession, readSession, readStoredToken, saveSession, type StoredSession } from "./session";
 import type { BodyOf, HeadersOf, LoginResponse, MethodOf, OrderLine, Path, PathParamsOf, QueryOf, ResponseOf } from "./types";
 
 export { ApiError } from "./http";
@@ -50,8 +51,9 @@ export async function call<P extends Path, M extends MethodOf<P>>(method: M, pat
   let res = await send(o.auth ? await ensureSession() : null);
   if (res.status === 401 && o.auth) {
     // The token expired or the server no longer accepts it: log in again, retry once.
+    const stale = readStoredToken();
     clearSession();
-    res = await send(await ensureSession());
+    res = await send(await login(stale));
   }
   if (res.status < 200 || res.status >= 300) throw toApiError(res);
   return res.data as ResponseOf<P, M>;
@@ -59,12 +61,17 @@ export async function call<P extends Path, M extends MethodOf<P>>(method: M, pat
 
 let loggingIn: Promise<StoredSession> | null = null;
 
-/** wx.login → POST /v1/auth/login → token in storage. Concurrent callers share one login. */
-export function login(): Promise<StoredSession> {
+/**
+ * wx.login → POST /v1/auth/login → token in storage. Concurrent callers share one login. The
+ * previous token (even expired) goes along: if WeChat's risk control blocks the user (40226),
+ * the server ends that user's sessions.
+ */
+export function login(previous: string | null = readStoredToken()): Promise<StoredSession> {
   loggingIn ??= (async () => {
     try {
       const code = await wxLoginCode();
-      const r: LoginResponse = await call("post", "/v1/auth/login", { auth: false, body: { code } });
+      const headers = previous ? { authorization: `Bearer ${previous}` } : {};
+      const r: LoginResponse = await call("post", "/v1/auth/login", { auth: false, body: { code }, headers });
       return saveSession(r);
     } finally {
       loggingIn = null;

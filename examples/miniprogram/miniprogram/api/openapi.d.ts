@@ -21,7 +21,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description optional: the previous session token (`Bearer <token>`); used only to end that user's sessions if WeChat answers 40226 */
+                    authorization?: string;
+                };
                 path?: never;
                 cookie?: never;
             };

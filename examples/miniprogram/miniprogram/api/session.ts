@@ -25,6 +25,16 @@ export function readSession(): StoredSession | null {
   return session.expiresAt - EXPIRY_MARGIN_MS > Date.now() ? session : null;
 }
 
+/** The stored token even when expired: a login sends it so a blocked user's sessions can be ended. */
+export function readStoredToken(): string | null {
+  try {
+    const s = wx.getStorageSync(STORAGE_KEY) as Partial<StoredSession> | "";
+    return s && typeof s.token === "string" ? s.token : null;
+  } catch {
+    return null;
+  }
+}
+
 export function saveSession(login: LoginResponse): StoredSession {
   const session: StoredSession = { token: login.token, expiresAt: Date.now() + login.expiresIn * 1000, user: login.user };
   wx.setStorageSync(STORAGE_KEY, session);
