@@ -48,6 +48,9 @@ describe("parseConfig", () => {
     [{ WX_API_BASE: "http://api.weixin.qq.com" }, /^WX_API_BASE: must be https \(plain http only for localhost\/127\.0\.0\.1\)/],
     [{ WXPAY_API_BASE: "http://10.0.0.5:8788" }, /^WXPAY_API_BASE: must be https/],
     [{ WXPAY_API_BASE: "http://localhost.evil.example" }, /^WXPAY_API_BASE: must be https/],
+    [{ SESSION_SECRET_PREVIOUS: "short" }, /^SESSION_SECRET_PREVIOUS: must be at least 32 bytes/],
+    [{ SESSION_SECRET_PREVIOUS: keys.SESSION_SECRET }, /^SESSION_SECRET_PREVIOUS: equals SESSION_SECRET/],
+    [{ MAX_UNPAID_ORDERS: "-1" }, /^MAX_UNPAID_ORDERS: must be a whole number/],
     [{ ORDER_TTL_SECONDS: "ten" }, /^ORDER_TTL_SECONDS: must be a whole number/],
     [{ LOGIN_RATE_LIMIT: "-1" }, /^LOGIN_RATE_LIMIT: must be a whole number/],
     [{ LOG_LEVEL: "verbose" }, /^LOG_LEVEL: must be one of debug, info, warn, error$/],
@@ -67,6 +70,14 @@ describe("parseConfig", () => {
   it("allows plain http notify URLs only for local development hosts", () => {
     expect(parseConfig({ ...good(), WXPAY_NOTIFY_URL: "http://127.0.0.1:8787/v1/pay/notify" }).notifyUrl).toContain("127.0.0.1");
     expect(parseConfig({ ...good(), WXPAY_NOTIFY_URL: "http://localhost:8787/v1/pay/notify" }).notifyUrl).toContain("localhost");
+  });
+
+  it("reads MAX_UNPAID_ORDERS (default 10, 0 = off) and SESSION_SECRET_PREVIOUS (optional)", () => {
+    expect(parseConfig(good()).maxUnpaidOrders).toBe(10);
+    expect(parseConfig({ ...good(), MAX_UNPAID_ORDERS: "0" }).maxUnpaidOrders).toBe(0);
+    expect(parseConfig(good()).sessionSecretPrevious).toBeNull();
+    const previous = "the-previous-session-secret-0123456789";
+    expect(parseConfig({ ...good(), SESSION_SECRET_PREVIOUS: previous }).sessionSecretPrevious).toBe(previous);
   });
 
   it("allows plain http API bases only for local development hosts (the simulator)", () => {
