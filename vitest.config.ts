@@ -2,10 +2,12 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-worker
 import { defineConfig } from "vitest/config";
 import * as keys from "./test/fixtures/keys.ts";
 
-// Tests run inside workerd with the real D1 and the real migrations. Every binding the Worker
-// reads is set here, so a developer's `.dev.vars` never changes a test's outcome.
+// Tests run inside workerd with the real D1, the real migrations and the demo catalogue. Every
+// binding the Worker reads is set here, so a developer's `.dev.vars` never changes a test's outcome.
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
+  // The demo catalogue is data, not schema: seeds/demo-catalogue.sql, applied after the migrations.
+  const seeds = await readD1Migrations("./seeds");
   return {
     plugins: [
       cloudflareTest({
@@ -14,6 +16,7 @@ export default defineConfig(async () => {
         miniflare: {
           bindings: {
             TEST_MIGRATIONS: migrations,
+            TEST_SEEDS: seeds,
             WX_APPID: keys.APPID,
             WX_APPSECRET: keys.APPSECRET,
             WXPAY_MCHID: keys.MCHID,

@@ -214,7 +214,7 @@ async function main() {
     ...(PROFILE.includes("notifyFirst") ? notifySet("profile", COUNTS.notifyFirst + extra) : []),
   ];
 
-  log("• migrating fresh local D1 databases (the Worker's and the floor's) under bench/.tmp/run/state, seeding the Worker's");
+  log("• migrating fresh local D1 databases (the Worker's and the floor's) under bench/.tmp/run/state, inserting the demo catalogue into both, seeding the Worker's");
   const tree = TREE ?? ROOT;
   if (TREE) {
     // Another checkout: bundle its Worker, and the floor Worker next to its src/ (the floor's
@@ -229,6 +229,12 @@ async function main() {
   const floorConfig = join(tree, "bench", "floor.wrangler.toml");
   wranglerSync(["d1", "migrations", "apply", "DB", "--local", "--persist-to", STATE, "-c", workerConfig], "migrating the Worker's D1");
   wranglerSync(["d1", "migrations", "apply", "DB", "--local", "--persist-to", FLOOR_STATE, "-c", floorConfig], "migrating the floor's D1");
+  // The demo catalogue is a seed, not a migration (trees from before it keep it in 0001_seed_products).
+  const catalogue = join(tree, "seeds", "demo-catalogue.sql");
+  if (existsSync(catalogue)) {
+    wranglerSync(["d1", "execute", "DB", "--local", "--persist-to", STATE, "-c", workerConfig, "--file", catalogue], "inserting the demo catalogue into the Worker's D1");
+    wranglerSync(["d1", "execute", "DB", "--local", "--persist-to", FLOOR_STATE, "-c", floorConfig, "--file", catalogue], "inserting the demo catalogue into the floor's D1");
+  }
   seedWorkerDb(workerConfig, prodSeed, "seed-start");
 
   // Both Workers are bundled once, up front, and run with --no-bundle: what is measured is the

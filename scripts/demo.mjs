@@ -222,7 +222,11 @@ async function main() {
   const products = await http(WORKER, "GET", "/v1/products");
   expectStatus(products, 200, "products");
   const list = products.json?.products;
-  expect(Array.isArray(list) && list.length > 0, "products: the catalogue is empty");
+  // The demo catalogue is a seed (npm run dev inserts it), never a migration: a deployed database has none.
+  expect(
+    Array.isArray(list) && list.length > 0,
+    "products: the catalogue is empty — insert the demo catalogue with `npx wrangler d1 execute DB --local --file seeds/demo-catalogue.sql` (npm run dev does it when it starts)",
+  );
   for (const p of list) {
     expect(typeof p.id === "string" && typeof p.name === "string" && isInt(p.price) && p.price > 0 && typeof p.currency === "string", `products: malformed product ${excerpt(p)}`);
   }

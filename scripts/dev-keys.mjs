@@ -75,7 +75,7 @@ export async function generateDevSetup({ workerPort, simPort }) {
     env("WXPAY_PUBLIC_KEY", pub.publicPem) +
     env("WXPAY_NOTIFY_URL", `http://127.0.0.1:${workerPort}/v1/pay/notify`) +
     env("SESSION_SECRET", alnum(48)) +
-    env("ADMIN_TOKEN", `dev-admin-${alnum(24)}`) +
+    env("ADMIN_TOKEN", `dev-admin-${alnum(40)}`) +
     env("WX_API_BASE", sim) +
     env("WXPAY_API_BASE", sim) +
     env("WX_PUSH_TOKEN", pushToken) +

@@ -7,6 +7,8 @@ export const OFFLINE_ENV: Record<string, string>;
 export function systemEnv(configHome: string): NodeJS.ProcessEnv;
 export function ensureDevFiles(o: { devVarsPath: string; simConfigPath: string; workerPort: number; simPort: number }): Promise<boolean>;
 export function migrateLocal(o?: { env?: NodeJS.ProcessEnv; persistTo?: string; timeoutMs?: number }): void;
+export const DEMO_CATALOGUE: string;
+export function seedDemoCatalogue(o?: { env?: NodeJS.ProcessEnv; persistTo?: string; timeoutMs?: number }): void;
 export function startSimulator(o: { env: NodeJS.ProcessEnv; simConfigPath: string; simPort: number; stdio?: StdioOptions; detached?: boolean }): ChildProcess;
 export function startWorker(o: {
   env: NodeJS.ProcessEnv;

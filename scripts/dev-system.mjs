@@ -38,15 +38,28 @@ export async function ensureDevFiles({ devVarsPath, simConfigPath, workerPort, s
   return true;
 }
 
-/** Applies the D1 migrations to the local database (in `persistTo`, default `.wrangler/state`). */
-export function migrateLocal({ env, persistTo, timeoutMs } = {}) {
-  const args = ["d1", "migrations", "apply", "DB", "--local", ...(persistTo ? ["--persist-to", persistTo] : [])];
+/** The demo catalogue: local data only, never a migration (a deployed database starts empty). */
+export const DEMO_CATALOGUE = join(ROOT, "seeds", "demo-catalogue.sql");
+
+/** `wrangler d1 <command> DB --local [--persist-to …] [flags]`; throws with wrangler's output. */
+function wranglerD1(command, flags, what, { env, persistTo, timeoutMs } = {}) {
+  const args = ["d1", ...command, "DB", "--local", ...(persistTo ? ["--persist-to", persistTo] : []), ...flags];
   const r = spawnSync(WRANGLER, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8", ...(timeoutMs ? { timeout: timeoutMs } : {}) });
   if (r.status !== 0) {
-    const err = new Error("applying local D1 migrations failed");
+    const err = new Error(`${what} failed`);
     err.output = `${r.stdout ?? ""}\n${r.stderr ?? ""}\n${r.error ? String(r.error) : ""}`;
     throw err;
   }
+}
+
+/** Applies the D1 migrations to the local database (in `persistTo`, default `.wrangler/state`). */
+export function migrateLocal(opts = {}) {
+  wranglerD1(["migrations", "apply"], [], "applying local D1 migrations", opts);
+}
+
+/** Inserts the demo catalogue into the local database; products that exist are left as they are. */
+export function seedDemoCatalogue(opts = {}) {
+  wranglerD1(["execute"], ["--file", DEMO_CATALOGUE], "inserting the demo catalogue (seeds/demo-catalogue.sql)", opts);
 }
 
 /** Starts the simulator (`node --import tsx scripts/simulator.mjs`). */
@@ -177,7 +190,8 @@ export async function startTemporarySystem({ log = () => {}, readyTimeoutMs = 90
   await ensureDevFiles({ devVarsPath, simConfigPath, workerPort, simPort });
   log(`system: ${dir}; worker port ${workerPort}, simulator port ${simPort}, inspector port ${inspectorPort}`);
   migrateLocal({ env, persistTo, timeoutMs: 180_000 });
-  log(`system: migrated D1`);
+  seedDemoCatalogue({ env, persistTo, timeoutMs: 180_000 });
+  log(`system: migrated D1, demo catalogue inserted`);
 
   const simLog = openSync(join(dir, "simulator.log"), "a");
   const workerLog = openSync(join(dir, "worker.log"), "a");

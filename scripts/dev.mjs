@@ -2,12 +2,13 @@
 // `npm run dev`: the whole system locally, offline, in one command.
 //  1. generates throwaway dev keys, `.dev.vars` (Worker secrets) and `.dev/simulator.json`
 //     (the WeChat simulator's keys) if they do not exist — both git-ignored;
-//  2. applies the D1 migrations to the local database;
+//  2. applies the D1 migrations to the local database, then the demo catalogue
+//     (seeds/demo-catalogue.sql; idempotent: products that exist are left as they are);
 //  3. starts the WeChat simulator (http://127.0.0.1:8788) and the Worker (http://127.0.0.1:8787).
 // Ctrl-C stops both. `node scripts/dev.mjs --setup-only` does steps 1–2 and exits.
 // The pieces live in scripts/dev-system.mjs (the mini-program tests start the same system).
 import { join } from "node:path";
-import { ensureDevFiles, migrateLocal, ROOT as root, startSimulator, startWorker, systemEnv } from "./dev-system.mjs";
+import { ensureDevFiles, migrateLocal, ROOT as root, seedDemoCatalogue, startSimulator, startWorker, systemEnv } from "./dev-system.mjs";
 
 const WORKER_PORT = Number(process.env.WORKER_PORT ?? 8787);
 const SIM_PORT = Number(process.env.SIM_PORT ?? 8788);
@@ -24,12 +25,13 @@ if (await ensureDevFiles({ devVarsPath, simConfigPath, workerPort: WORKER_PORT, 
 
 try {
   migrateLocal({ env });
+  seedDemoCatalogue({ env });
 } catch (e) {
   console.error(e.output);
-  console.error("✗ applying local D1 migrations failed");
+  console.error(`✗ ${e.message}`);
   process.exit(1);
 }
-console.log("• local D1 migrated (.wrangler/state)");
+console.log("• local D1 migrated, demo catalogue inserted (.wrangler/state; seeds/demo-catalogue.sql)");
 if (process.argv.includes("--setup-only")) process.exit(0);
 
 const children = [];

@@ -170,8 +170,12 @@ export function parseConfig(env: RawEnv): Config {
   if (sessionSecretPrevious === sessionSecret) {
     throw new AppError("misconfigured", "SESSION_SECRET_PREVIOUS: equals SESSION_SECRET; set SESSION_SECRET to the new secret");
   }
-  // SPEC sets no minimum; the README recommends 32 random bytes (`openssl rand -hex 32`).
-  const adminToken = r.required("ADMIN_TOKEN", "is not set (bearer token for /admin)");
+  // SPEC §8: no weak secrets in production. Whoever holds it can refund every order.
+  const adminToken = r.required("ADMIN_TOKEN", "is not set (bearer token for /admin; e.g. `openssl rand -hex 32`)");
+  const adminLen = utf8(adminToken).length;
+  if (adminLen < 32) {
+    throw new AppError("misconfigured", `ADMIN_TOKEN: must be at least 32 bytes (got ${adminLen}); generate one with \`openssl rand -hex 32\``);
+  }
 
   return {
     appid,

@@ -1,6 +1,6 @@
 /**
  * @module env — bindings `wrangler types` cannot see: secrets (set with `wrangler secret put`,
- * locally in `.dev.vars`), optional vars, and the test-only migrations binding.
+ * locally in `.dev.vars`), optional vars, and the test-only migrations and seed bindings.
  */
 declare namespace Cloudflare {
   interface Env {
@@ -20,5 +20,7 @@ declare namespace Cloudflare {
     WX_PUSH_AES_KEY_PREVIOUS?: string;
     /** Test-only: migrations read by vitest.config.ts. */
     TEST_MIGRATIONS?: import("cloudflare:test").D1Migration[];
+    /** Test-only: seeds/*.sql (the demo catalogue), split into statements by vitest.config.ts. */
+    TEST_SEEDS?: import("cloudflare:test").D1Migration[];
   }
 }

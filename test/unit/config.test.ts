@@ -43,6 +43,8 @@ describe("parseConfig", () => {
     [{ WXPAY_NOTIFY_URL: "https://merchant.example.com/notify?x=1" }, /^WXPAY_NOTIFY_URL: must not have a query/],
     [{ SESSION_SECRET: "short" }, /^SESSION_SECRET: must be at least 32 bytes/],
     [{ ADMIN_TOKEN: "  " }, /^ADMIN_TOKEN: is not set/],
+    [{ ADMIN_TOKEN: "admin" }, /^ADMIN_TOKEN: must be at least 32 bytes \(got 5\)/],
+    [{ ADMIN_TOKEN: "x".repeat(31) }, /^ADMIN_TOKEN: must be at least 32 bytes \(got 31\)/],
     [{ ORDER_TTL_SECONDS: "0" }, /^ORDER_TTL_SECONDS: must be between 1 and/],
     [{ WXPAY_API_BASE: "ftp://x" }, /^WXPAY_API_BASE: must be an http/],
     [{ WX_API_BASE: "http://api.weixin.qq.com" }, /^WX_API_BASE: must be https \(plain http only for localhost\/127\.0\.0\.1\)/],
@@ -123,6 +125,17 @@ describe("a misconfigured Worker", () => {
       const local = await h.fetch(new Request(`${origin}/v1/products`));
       expect(local.status).toBe(200);
     }
+  });
+
+  it("a short ADMIN_TOKEN is refused on every route it would guard, and not echoed", async () => {
+    const weak = "admin-123";
+    const h = createHarness({ env: { ADMIN_TOKEN: weak } });
+    const res = await h.request("GET", "/admin/orders", { headers: { authorization: `Bearer ${weak}` } });
+    expect(res.status).toBe(500);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error).toMatchObject({ code: "misconfigured", message: expect.stringMatching(/^ADMIN_TOKEN: must be at least 32 bytes/) });
+    expect(JSON.stringify(body) + h.logs.join("\n")).not.toContain(weak);
+    expect(parseConfig({ ...good(), ADMIN_TOKEN: "x".repeat(32) }).adminToken).toHaveLength(32);
   });
 
   it("still answers /healthz", async () => {
