@@ -265,8 +265,8 @@ async function floorFulfil(db: D1Database, orderId: string, variant: string): Pr
   const now = Date.now();
   if (variant === "claimed") {
     await db
-      .prepare("UPDATE fulfilments SET status = 'DONE', done_at = ?, lease_until = NULL, last_error = NULL WHERE order_id = ? AND status = 'RUNNING'")
-      .bind(now, orderId)
+      .prepare("UPDATE fulfilments SET status = 'DONE', done_at = ?, lease_until = NULL, last_error = NULL WHERE order_id = ? AND status = 'RUNNING' AND attempts = ?")
+      .bind(now, orderId, 1)
       .run();
     return;
   }
@@ -289,8 +289,8 @@ async function floorFulfil(db: D1Database, orderId: string, variant: string): Pr
     await loadItems.all();
   }
   await db
-    .prepare('update "fulfilments" set "status" = ?, "lease_until" = ?, "last_error" = ?, "done_at" = ? where ("fulfilments"."order_id" = ? and "fulfilments"."status" = ?)')
-    .bind("DONE", null, null, Date.now(), orderId, "RUNNING")
+    .prepare('update "fulfilments" set "status" = ?, "lease_until" = ?, "last_error" = ?, "done_at" = ? where ("fulfilments"."order_id" = ? and "fulfilments"."status" = ? and "fulfilments"."attempts" = ?)')
+    .bind("DONE", null, null, Date.now(), orderId, "RUNNING", 1)
     .run();
 }
 

@@ -3,7 +3,9 @@
  *
  * `fulfilOrder` runs exactly once per paid order after the payment is durably recorded: right
  * after the response (`waitUntil`), and again from the cron job until it succeeds if it throws.
- * It never runs twice at the same time for one order, and never again once it has succeeded.
+ * It never runs twice at the same time for one order while it stays within its 5-minute lease
+ * (past it, the cron job takes over and only that run's outcome counts), and never again once it
+ * has succeeded.
  * Throw to ask for a retry (the error message is recorded on the order's fulfilment row).
  * Make external side effects idempotent by `order.id` (e.g. pass it as your own idempotency
  * key): if the Worker dies after your side effect but before the success is recorded, the job

@@ -11,6 +11,11 @@
  * row already RUNNING and leased to that request (`claimFulfilment`, orders/repository.ts), and
  * `runClaimedFulfilment` runs the hook after the response. A request that dies in between
  * leaves a lease that expires; the cron job's `runFulfilment` then takes the row over.
+ *
+ * `attempts` is the claim token: every claim increments it, and the outcome (DONE, or PENDING
+ * with the error) is written only `WHERE attempts = <the claim's attempt>`. A runner whose hook
+ * outlived its lease, and whose row another runner has claimed since, writes nothing: the
+ * current claimant's outcome is the one recorded (SPEC §8).
  */
 import { and, asc, eq, inArray, lte, or } from "drizzle-orm";
 import type { AppDeps, Db, PaidOrderForFulfilment } from "../context";
@@ -25,7 +30,8 @@ const BACKOFF_MS = [60_000, 2 * 60_000, 5 * 60_000, 15 * 60_000, 30 * 60_000, 60
 /** After this many failures a flag asks a human to look. */
 const FLAG_AFTER_ATTEMPTS = 5;
 
-export type FulfilmentOutcome = "done" | "failed" | "not_due";
+/** `superseded`: the hook ran, but the lease had been taken over: the outcome was not recorded. */
+export type FulfilmentOutcome = "done" | "failed" | "not_due" | "superseded";
 
 const SQL = {
   /** PENDING and due, or RUNNING with an expired lease → RUNNING, leased, one more attempt. */
@@ -36,10 +42,14 @@ const SQL = {
   /** The paid order as the hook sees it (properties, not column names). */
   order: 'SELECT id, out_trade_no AS "outTradeNo", user_id AS "userId", amount, transaction_id AS "transactionId" FROM orders WHERE id = ?',
   items: `SELECT ${ITEM.columns} FROM order_items WHERE order_id = ? ORDER BY line`,
-  done: "UPDATE fulfilments SET status = 'DONE', done_at = ?, lease_until = NULL, last_error = NULL WHERE order_id = ? AND status = 'RUNNING'",
+  /** Only by the current claimant (its attempt number). */
+  done:
+    "UPDATE fulfilments SET status = 'DONE', done_at = ?, lease_until = NULL, last_error = NULL WHERE order_id = ? AND status = 'RUNNING' AND attempts = ?",
   retry:
-    "UPDATE fulfilments SET status = 'PENDING', lease_until = NULL, last_error = ?, next_attempt_at = ? WHERE order_id = ? AND status = 'RUNNING'",
-  flag: "INSERT INTO flags (order_id, kind, detail, at) VALUES (?, 'fulfilment_failing', ?, ?)",
+    "UPDATE fulfilments SET status = 'PENDING', lease_until = NULL, last_error = ?, next_attempt_at = ? " +
+    "WHERE order_id = ? AND status = 'RUNNING' AND attempts = ?",
+  /** Right after `retry` in its batch: only if that UPDATE changed the row. */
+  flag: "INSERT INTO flags (order_id, kind, detail, at) SELECT ?, 'fulfilment_failing', ?, ? WHERE changes() > 0",
 } as const;
 
 /**
@@ -83,7 +93,10 @@ const lineOf = (it: { productId: string; name: string; quantity: number; unitPri
   unitPrice: it.unitPrice,
 });
 
-/** The hook, then DONE — or back to PENDING with the error and a back-off (and a flag after 5 failures). */
+/**
+ * The hook, then DONE — or back to PENDING with the error and a back-off (and a flag after 5
+ * failures); either only while this runner's claim (`attempts`) is still the row's.
+ */
 async function runHook(
   db: Db,
   deps: AppDeps,
@@ -101,16 +114,23 @@ async function runHook(
     const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     const later = deps.clock.now();
     const backoff = BACKOFF_MS[Math.min(attempts - 1, BACKOFF_MS.length - 1)] ?? 3_600_000;
-    const writes = [d1.prepare(SQL.retry).bind(message.slice(0, 1000), later + backoff, orderId)];
+    const writes = [d1.prepare(SQL.retry).bind(message.slice(0, 1000), later + backoff, orderId, attempts)];
     if (attempts === FLAG_AFTER_ATTEMPTS) {
       writes.push(d1.prepare(SQL.flag).bind(orderId, JSON.stringify({ attempts, lastError: message.slice(0, 300) }), later));
     }
-    await d1.batch(writes);
+    const [retried] = await d1.batch(writes);
+    if (!retried?.meta.changes) return superseded(log);
     log.error("fulfilment failed; will retry", { error: message.slice(0, 300), retryInMs: backoff });
     return "failed";
   }
-  await d1.prepare(SQL.done).bind(deps.clock.now(), orderId).run();
-  return "done";
+  const done = await d1.prepare(SQL.done).bind(deps.clock.now(), orderId, attempts).run();
+  return done.meta.changes ? "done" : superseded(log);
+}
+
+/** Another runner claimed the row after this one's lease ran out: its outcome is the one that counts. */
+function superseded(log: AppDeps["logger"]): FulfilmentOutcome {
+  log.warn("fulfilment lease was taken over while the hook ran; this run's outcome is not recorded");
+  return "superseded";
 }
 
 /** Order ids whose fulfilment is due (pending and due, or a lease that expired), oldest first. */
