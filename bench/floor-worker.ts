@@ -252,9 +252,10 @@ async function floorNotify(db: D1Database, b: Json, ctx: ExecutionContext, fulfi
         ]),
     db
       .prepare(
-        "INSERT INTO notifications (id, event_type, order_id, out_trade_no, transaction_id, out_refund_no, outcome, serial, resource, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        // Stored only if the transition wins (SPEC §8: handled only together with its effect).
+        `INSERT INTO notifications (id, event_type, order_id, out_trade_no, transaction_id, out_refund_no, outcome, serial, resource, received_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ${WON} ON CONFLICT (id) DO NOTHING`,
       )
-      .bind(notificationId, "TRANSACTION.SUCCESS", id, outTradeNo, transactionId, null, "applied", "PUB_KEY_ID_X", String(b.resource ?? "{}"), now),
+      .bind(notificationId, "TRANSACTION.SUCCESS", id, outTradeNo, transactionId, null, "applied", "PUB_KEY_ID_X", String(b.resource ?? "{}"), now, ...guard),
   ]);
   ctx.waitUntil(floorFulfil(db, id, fulfilmentVariant));
   return new Response(null, { status: 204 });

@@ -5,7 +5,8 @@
  * notification id seen before? the order by out_trade_no — a single D1 round trip) → for
  * TRANSACTION.*: `applyTransaction` (cross-check appid, mchid, out_trade_no, amount, currency;
  * the one state machine) with the notification-log row written in the SAME atomic batch as the
- * transition, the audit row and the fulfilment outbox row — inserted already claimed by this
+ * transition, and only if that transition wins (a lost race whose retry fails must leave the id
+ * unrecorded, so the redelivery applies it: SPEC §8), the audit row and the fulfilment outbox row — inserted already claimed by this
  * request, which runs the hook after its response (fulfilment/runner.ts). Exactly once comes from three
  * guards: the notification id is the log's primary key, the order changes only through
  * `UPDATE … WHERE status = ?`, and the outbox row is inserted only by the batch that won.
@@ -17,7 +18,7 @@ import type { AppDeps, Db } from "../context";
 import type { Config } from "../config";
 import { decide } from "../orders/state";
 import { applyTransaction } from "../orders/apply";
-import { type ClaimedFulfilment, d1Of, ORDER, orderByOutTradeNoStatement, type OrderRow } from "../orders/repository";
+import { type ClaimedFulfilment, d1Of, ORDER, orderByOutTradeNoStatement, type OrderRow, type WonCondition } from "../orders/repository";
 import { rowsOf } from "../db/rows";
 import { interpretTransaction } from "../orders/normalize";
 import type { Transaction, VerifiedNotification } from "../wechat/pay/port";
@@ -94,7 +95,8 @@ async function handleTransaction(ctx: NotificationContext, n: VerifiedNotificati
     tx,
     "notify",
     {
-      extra: [logStatement(ctx, n, { outcome, orderId: order.id, tx })],
+      // Stored only with the effect: in a transition batch, only if that transition wins.
+      extra: (won) => [logStatement(ctx, n, { outcome, orderId: order.id, tx }, won)],
       notificationId: n.id,
       detail: { notificationId: n.id },
       claimFulfilment: true,
@@ -120,9 +122,9 @@ async function handleRefund(ctx: NotificationContext, n: VerifiedNotification): 
   // The refund state machine decides; the log row goes in the same batch as what it writes.
   const outcome = await applyRefundNotification({ db: ctx.db, deps: ctx.deps, config: ctx.config }, r, {
     notificationId: n.id,
-    extra: (o, about) => {
+    extra: (o, about, won) => {
       orderId = about.orderId;
-      return [logStatement(ctx, n, { outcome: o, orderId: about.orderId, refund: r })];
+      return [logStatement(ctx, n, { outcome: o, orderId: about.orderId, refund: r }, won)];
     },
   });
   return { outcome, paidOrderId: null, orderId, fulfilment: null };
@@ -131,17 +133,26 @@ async function handleRefund(ctx: NotificationContext, n: VerifiedNotification): 
 /** "Has this notification id been stored?" — the log's primary key. */
 const seenStatement = (d1: D1Database, id: string): D1PreparedStatement => d1.prepare("SELECT id FROM notifications WHERE id = ?").bind(id);
 
+const LOG_INSERT =
+  "INSERT INTO notifications (id, event_type, order_id, out_trade_no, transaction_id, out_refund_no, outcome, serial, resource, received_at) ";
+const LOG_SQL = `${LOG_INSERT}VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`;
+/** Built once per guard SQL (there are two: the order writer's and the refund writer's). */
+const logIfWonSql = (guard: string) => `${LOG_INSERT}SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE ${guard} ON CONFLICT (id) DO NOTHING`;
+
+/**
+ * The notification-log row. With `won`, inserted only if the batch's transition wins (a lost
+ * race must not mark the notification handled: its retry may still fail, and the redelivery
+ * must then apply it).
+ */
 function logStatement(
   ctx: NotificationContext,
   n: VerifiedNotification,
   row: { outcome: NotificationOutcome; orderId: string | null; tx?: Transaction; refund?: Record<string, unknown> },
+  won: WonCondition | null = null,
 ): D1PreparedStatement {
   const str = (v: unknown) => (typeof v === "string" ? v : null);
   return d1Of(ctx.db)
-    .prepare(
-      "INSERT INTO notifications (id, event_type, order_id, out_trade_no, transaction_id, out_refund_no, outcome, serial, resource, received_at) " +
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-    )
+    .prepare(won ? logIfWonSql(won.sql) : LOG_SQL)
     .bind(
       n.id,
       n.event_type,
@@ -153,6 +164,7 @@ function logStatement(
       n.serial,
       JSON.stringify(n.resource),
       ctx.deps.clock.now(),
+      ...(won?.params ?? []),
     );
 }
 

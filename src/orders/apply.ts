@@ -19,6 +19,8 @@ import {
   type OrderRow,
   type TransitionFlagRow,
   type TransitionPatch,
+  type WonCondition,
+  wonBy,
   writeTransition,
 } from "./repository";
 import { decide, isPaid, type OrderEvent, type Status } from "./state";
@@ -37,12 +39,15 @@ export interface ApplyContext {
 
 export interface ApplyOptions {
   /**
-   * Statements written atomically with whatever this call writes (the transition batch, the
-   * flags, or alone when nothing else changes), exactly once even when a race is lost and
-   * retried — e.g. the notify route's notification-log insert. D1 statements from
-   * `d1Of(db).prepare(…)` (repository.ts).
+   * Statements stored together with this call's effect, exactly once — e.g. the notify route's
+   * notification-log row, which must never be stored without the change it records (SPEC §8).
+   * Called with `null` when they go with flags or alone (nothing changes): write them plainly.
+   * Called with a `WonCondition` when they ride in a transition batch: they must be conditional
+   * on it (`INSERT … SELECT … WHERE ${won.sql}`), so a lost race stores none of them and the
+   * retry (called again with its own condition) does — or nothing is stored if it fails. D1
+   * statements from `d1Of(db).prepare(…)` (repository.ts).
    */
-  extra?: D1PreparedStatement[];
+  extra?: (won: WonCondition | null) => D1PreparedStatement[];
   /** Stored on flags raised by this call (the notification being handled). */
   notificationId?: string | null;
   /** Merged into the audit row's detail. */
@@ -83,10 +88,11 @@ export async function applyEvent(
   opts: EventOptions = {},
 ): Promise<Exclude<ApplyResult, { outcome: "flagged" }>> {
   let current = order;
-  let extra = opts.extra ?? [];
+  const extraFor = opts.extra;
   for (let attempt = 1; ; attempt++) {
     const decision = decide(current, event);
     if (decision.kind !== "transition") {
+      const extra = extraFor?.(null) ?? [];
       if (extra.length > 0) await insertFlags(ctx.db, current.id, [], ctx.clock.now(), extra);
       return decision.kind === "noop"
         ? { outcome: "unchanged", order: current, reason: `${event.type} already reflected in ${current.status}` }
@@ -98,8 +104,9 @@ export async function applyEvent(
       ...decision.flags.map((kind) => ({ kind, detail: { source, from: current.status, ...detail }, notificationId: opts.notificationId ?? null })),
       ...(opts.flags ?? []),
     ];
+    const orderId = current.id;
     const result = await writeTransition(ctx.db, {
-      orderId: current.id,
+      orderId,
       from: current.status,
       expectTransitionId: current.lastTransitionId ?? null,
       to: decision.to,
@@ -107,13 +114,12 @@ export async function applyEvent(
       source,
       detail,
       flags,
-      extra,
+      // Conditional on this attempt winning: a lost race stores none of them, the retry sends them again.
+      extra: extraFor ? (token) => extraFor(wonBy(orderId, token)) : undefined,
       claimFulfilment: opts.claimFulfilment,
       now,
       token: newId(ctx.random, "trn"),
     });
-    // The batch ran (won or lost), so the extra statements are stored: never send them twice.
-    extra = [];
     if (result.won) {
       // Debug: the order_events row written in the same batch is the durable record of every transition.
       ctx.log?.debug("order transition", { orderId: current.id, from: current.status, to: decision.to, source, event: event.type });
@@ -144,10 +150,11 @@ export async function applyEvent(
  * mismatch is a flag row (kind amount_mismatch, appid_mismatch, …) and the order is untouched.
  *
  *   applyTransaction(ctx: ApplyContext, order: OrderRow, tx: Transaction, source: ChangeSource,
- *                    opts?: { extra?: D1PreparedStatement[]; notificationId?: string | null;
+ *                    opts?: { extra?: (won) => D1PreparedStatement[]; notificationId?: string | null;
  *                             detail?: Record<string, unknown> }): Promise<ApplyResult>
  *
- * `opts.extra` is written exactly once, in the same atomic batch as whatever this call writes.
+ * `opts.extra` is written exactly once, in the same atomic batch as whatever this call writes,
+ * and only if that batch commits its effect.
  */
 export async function applyTransaction(
   ctx: ApplyContext,
@@ -170,7 +177,7 @@ export async function applyTransaction(
       order.id,
       seen.mismatches.map((m) => ({ kind: m.kind, detail: { ...base, field: m.field, expected: m.expected, actual: m.actual }, notificationId: opts.notificationId ?? null })),
       now,
-      opts.extra ?? [],
+      opts.extra?.(null) ?? [],
     );
     ctx.log?.warn("transaction does not match its order; not applied", {
       orderId: order.id,
@@ -191,7 +198,7 @@ export async function applyTransaction(
           order.id,
           [{ kind: "transaction_id_conflict", detail: { source, stored: order.transactionId, received: r.transactionId }, notificationId: opts.notificationId ?? null }],
           now,
-          opts.extra ?? [],
+          opts.extra?.(null) ?? [],
         );
         return { outcome: "unchanged", order, reason: "already paid under another transaction_id (flagged)" };
       }
@@ -209,7 +216,8 @@ export async function applyTransaction(
       });
     case "notpay":
     case "other": {
-      if (opts.extra && opts.extra.length > 0) await insertFlags(ctx.db, order.id, [], now, opts.extra);
+      const extra = opts.extra?.(null) ?? [];
+      if (extra.length > 0) await insertFlags(ctx.db, order.id, [], now, extra);
       return { outcome: "unchanged", order, reason: r.kind === "notpay" ? "NOTPAY" : r.tradeState };
     }
   }

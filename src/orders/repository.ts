@@ -393,6 +393,18 @@ export type TransitionResult = { won: true; order: OrderRow; fulfilment: Claimed
 export const WON_GUARD = "EXISTS (SELECT 1 FROM orders WHERE id = ? AND last_transition_id = ?)";
 
 /**
+ * A condition (SQL and its parameters) true only inside the batch whose UPDATE won: for a
+ * caller's row that must be stored together with the change and not otherwise, as
+ * `INSERT … SELECT … WHERE ${sql}`.
+ */
+export interface WonCondition {
+  sql: string;
+  params: unknown[];
+}
+
+export const wonBy = (orderId: string, token: string): WonCondition => ({ sql: WON_GUARD, params: [orderId, token] });
+
+/**
  * THE status writer. One atomic D1 batch:
  *   1. `UPDATE orders SET status = to, …patch, last_transition_id = token, updated_at = now
  *       WHERE id = ? AND status = from [AND last_transition_id IS expected] RETURNING <every column>`

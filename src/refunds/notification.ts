@@ -8,6 +8,7 @@
  * refund transition writer with source `notify`.
  */
 import type { Config } from "../config";
+import type { WonCondition } from "../orders/repository";
 import { getOrderByOutTradeNo, getOrderRow, getRefundByOutRefundNo } from "./repository";
 import { decideRefund, normaliseRefundStatus } from "./state";
 import { d1Of, flagRow, runBatch, type BatchStatement } from "./statements";
@@ -38,10 +39,11 @@ export interface ApplyRefundNotificationOptions {
   /** WeChat's notification id (EV-…), recorded on flags. */
   notificationId?: string | null;
   /**
-   * Statements to run atomically with the write that records the outcome (e.g. the caller's
-   * notification row), run exactly once. A function receives the outcome first.
+   * Statements stored atomically with the write that records the outcome (e.g. the caller's
+   * notification row), exactly once, and only with it: given a `WonCondition` they ride in a
+   * transition batch and must be conditional on it (see `RefundExtra`).
    */
-  extra?: BatchStatement[] | ((outcome: RefundNotificationOutcome, about: RefundNotificationSubject) => BatchStatement[]);
+  extra?: (outcome: RefundNotificationOutcome, about: RefundNotificationSubject, won: WonCondition | null) => BatchStatement[];
 }
 
 export async function applyRefundNotification(
@@ -51,8 +53,10 @@ export async function applyRefundNotification(
 ): Promise<RefundNotificationOutcome> {
   const r = resource as RefundNotificationResource;
   const subject: RefundNotificationSubject = { orderId: null, refundId: null };
-  const extraFor = (o: RefundNotificationOutcome): BatchStatement[] =>
-    typeof opts.extra === "function" ? opts.extra(o, { ...subject }) : (opts.extra ?? []);
+  const extraFor =
+    (o: RefundNotificationOutcome) =>
+    (won: WonCondition | null): BatchStatement[] =>
+      opts.extra?.(o, { ...subject }, won) ?? [];
   const now = ctx.deps.clock.now();
   const notificationId = opts.notificationId ?? null;
 
@@ -66,7 +70,7 @@ export async function applyRefundNotification(
         detail: { problem, outRefundNo: r.out_refund_no ?? null, outTradeNo: r.out_trade_no ?? null, refundStatus: r.refund_status ?? null, ...detail },
         at: now,
       }),
-      ...extraFor("flagged"),
+      ...extraFor("flagged")(null),
     ]);
     ctx.deps.logger.warn("refund notification flagged", { problem, notificationId, outRefundNo: r.out_refund_no });
     return "flagged" as const;

@@ -20,7 +20,7 @@ import { decide, type Status } from "../orders/state";
 import { getOrderRow, getRefund, type RefundRow } from "./repository";
 import { decideRefund, type RefundState } from "./state";
 import { d1Of, flagIfWon, flagRow, runBatch, toD1Statement, type BatchStatement } from "./statements";
-import { writeTransition } from "../orders/repository";
+import { writeTransition, type WonCondition } from "../orders/repository";
 
 export interface RefundCtx {
   db: Db;
@@ -60,8 +60,23 @@ function defaultNextCheck(to: RefundState, now: number): number | null {
 }
 
 /**
+ * A caller's statements stored together with the outcome (e.g. the notification-log row):
+ * called with `null` when they go with a flag or a data-only write, and with a `WonCondition`
+ * when they ride in a transition batch, where they must be conditional on it — a lost race
+ * stores none of them and the retry sends them again.
+ */
+export type RefundExtra = (won: WonCondition | null) => BatchStatement[];
+
+/** True only inside the batch whose refund UPDATE wrote `transitionId`. */
+const refundWon = (refundId: string, transitionId: string): WonCondition => ({
+  sql: "EXISTS (SELECT 1 FROM refunds WHERE id = ? AND last_transition_id = ?)",
+  params: [refundId, transitionId],
+});
+
+/**
  * Moves refund `refundId` to what WeChat reported, once. `extra` statements (e.g. the caller's
- * notification row) join the batch that records the outcome, and run at most once.
+ * notification row) join the batch that records the outcome, and are stored exactly once, only
+ * with it.
  */
 export async function transitionRefund(
   ctx: RefundCtx,
@@ -69,11 +84,10 @@ export async function transitionRefund(
   reported: RefundState,
   source: ChangeSource,
   patch: RefundPatch = {},
-  extra: BatchStatement[] = [],
+  extra: RefundExtra = () => [],
 ): Promise<RefundTransitionResult> {
   const { db, deps } = ctx;
   const d1 = d1Of(db);
-  let pending = extra;
   for (let attempt = 1; ; attempt++) {
     const refund = await getRefund(db, refundId);
     if (!refund) throw new Error(`refund ${refundId} not found`);
@@ -81,7 +95,7 @@ export async function transitionRefund(
     const decision = decideRefund(refund.status, reported);
 
     if (decision.kind === "noop") {
-      await runBatch(db, [...dataOnly(db, refund, patch, now), ...pending]);
+      await runBatch(db, [...dataOnly(db, refund, patch, now), ...extra(null)]);
       return { kind: "noop", refund: (await getRefund(db, refundId)) ?? refund };
     }
     if (decision.kind === "conflict") {
@@ -92,7 +106,7 @@ export async function transitionRefund(
         detail: { refundId: refund.id, outRefundNo: refund.outRefundNo, ours: refund.status, reported, source, reason: decision.reason },
         at: now,
       });
-      await runBatch(db, [flag, ...pending]);
+      await runBatch(db, [flag, ...extra(null)]);
       deps.logger.warn("refund status conflict", { refundId: refund.id, ours: refund.status, reported, source });
       return { kind: "conflict", reason: decision.reason, refund };
     }
@@ -154,12 +168,11 @@ export async function transitionRefund(
                 ),
               ),
           ),
-          ...pending.map((st) => toD1Statement(d1, st)),
+          ...extra(refundWon(refund.id, tid)).map((st) => toD1Statement(d1, st)),
         ],
         now,
         token: tid,
       });
-      pending = [];
       if (written.won) {
         deps.logger.info("refund transition", { refundId: refund.id, from: refund.status, to, source });
         return { kind: "applied", from: refund.status, refund: (await getRefund(db, refundId)) ?? refund };
@@ -180,9 +193,8 @@ export async function transitionRefund(
         flagIfWon(d1, { ...flagBase, kind: "refund_not_applied", detail: { refundId: refund.id, amount: refund.amount, reason } }, refund.id, tid),
       );
     }
-    statements.push(...pending);
+    statements.push(...extra(refundWon(refund.id, tid)));
     const results = await runBatch(db, statements);
-    pending = [];
     const won = (results[0]?.meta.changes ?? 0) > 0;
     if (won) {
       deps.logger.info("refund transition", { refundId: refund.id, from: refund.status, to, source });

@@ -4,6 +4,7 @@ import { FULFILMENT_LEASE_MS, retryDueFulfilments } from "../../src/fulfilment/r
 import type { PaidOrderForFulfilment } from "../../src/context";
 import { drizzle } from "drizzle-orm/d1";
 import * as schema from "../../src/db/schema";
+import * as keys from "../fixtures/keys";
 import { wrapD1 } from "../support/chaos";
 import { count, getOrder, paidAtWechat, placeOrder } from "../support/shop";
 import { createWorld, type World } from "../support/world";
@@ -274,6 +275,79 @@ describe("POST /v1/pay/notify", () => {
     expect(w.sim.deliveries.at(-1)!.status).toBe(204);
     expect((await getOrder(w, user.token, order.id)).status).toBe("PAID");
     expect(w.logs.join("\n")).toContain("simulated storage failure");
+  });
+});
+
+/**
+ * env.DB whose next order transition batch, once armed, loses its race (a concurrent same-status
+ * change of the order — a prepay refresh — lands just before it), and whose transition batch
+ * after that (the re-decided retry) fails.
+ */
+function loseThenFail() {
+  let orderId: string | null = null;
+  let transitionBatches = 0;
+  let transitionPrepared = false;
+  const db = wrapD1({
+    prepare: (real, sql) => {
+      if (sql.startsWith("UPDATE orders SET status")) transitionPrepared = true;
+      return real.prepare(sql);
+    },
+    batch: async (real, stmts) => {
+      const isTransition = transitionPrepared;
+      transitionPrepared = false;
+      if (isTransition && orderId !== null) {
+        transitionBatches++;
+        if (transitionBatches === 1) await real.prepare("UPDATE orders SET last_transition_id = 'trn_concurrent' WHERE id = ?").bind(orderId).run();
+        if (transitionBatches === 2) throw new Error("D1_ERROR: simulated storage failure after a lost race");
+      }
+      return real.batch(stmts);
+    },
+  });
+  return { db, arm: (id: string) => void ((orderId = id), (transitionBatches = 0)), transitionBatches: () => transitionBatches };
+}
+
+describe("POST /v1/pay/notify — stored as handled only with its effect (SPEC §8)", () => {
+  it("TRANSACTION.SUCCESS: a lost race, then a failing retry → 500, the notification id is not stored, and the redelivery applies it", async () => {
+    const flaky = loseThenFail();
+    const f = fulfilmentCounter();
+    const w = createWorld({ fulfil: f.fulfil, env: { DB: flaky.db } });
+    const { user, order } = await paidAtWechat(w);
+    flaky.arm(order.id);
+    await w.sim.flush({ rounds: 1 });
+    expect(flaky.transitionBatches()).toBe(2);
+    expect(statuses(w)).toEqual([500]);
+    expect(await count("SELECT count(*) AS n FROM notifications WHERE order_id = ?", order.id)).toBe(0);
+    expect((await getOrder(w, user.token, order.id)).status).toBe("PAYING");
+    await w.sim.flush();
+    expect(statuses(w)).toEqual([500, 204]);
+    expect((await getOrder(w, user.token, order.id)).status).toBe("PAID");
+    expect(await count("SELECT count(*) AS n FROM notifications WHERE order_id = ? AND outcome = 'applied'", order.id)).toBe(1);
+    expect(await count("SELECT count(*) AS n FROM order_events WHERE order_id = ? AND to_status = 'PAID'", order.id)).toBe(1);
+    expect(f.runs).toEqual([order.id]);
+  });
+
+  it("REFUND.SUCCESS: the same — the refund and the order take it on the redelivery, once", async () => {
+    const flaky = loseThenFail();
+    const w = createWorld({ env: { DB: flaky.db } });
+    const { user, order } = await paidAtWechat(w);
+    await w.sim.flush();
+    const res = await w.request("POST", `/admin/orders/${order.id}/refunds`, {
+      json: { amount: 500 },
+      headers: { authorization: `Bearer ${keys.ADMIN_TOKEN}`, "idempotency-key": `lost-race-${order.id}` },
+    });
+    expect(res.status).toBe(201);
+    const { outRefundNo } = ((await res.json()) as { refund: { outRefundNo: string } }).refund;
+    await w.sim.settleRefund(outRefundNo, "SUCCESS");
+    flaky.arm(order.id);
+    await w.sim.flush({ rounds: 1 });
+    expect(flaky.transitionBatches()).toBe(2);
+    expect(w.sim.deliveries.at(-1)).toMatchObject({ eventType: "REFUND.SUCCESS", status: 500 });
+    expect(await count("SELECT count(*) AS n FROM notifications WHERE out_refund_no = ?", outRefundNo)).toBe(0);
+    expect(await count("SELECT count(*) AS n FROM refunds WHERE out_refund_no = ? AND status = 'PROCESSING'", outRefundNo)).toBe(1);
+    await w.sim.flush();
+    expect(w.sim.deliveries.at(-1)).toMatchObject({ eventType: "REFUND.SUCCESS", status: 204 });
+    expect(await getOrder(w, user.token, order.id)).toMatchObject({ status: "PARTIALLY_REFUNDED", refundedAmount: 500 });
+    expect(await count("SELECT count(*) AS n FROM notifications WHERE out_refund_no = ? AND outcome = 'applied'", outRefundNo)).toBe(1);
   });
 });
 

@@ -5,9 +5,10 @@ import * as schema from "../../../src/db/schema";
 import { FakeClock } from "../../../src/lib/clock";
 import { cryptoRandom, newId } from "../../../src/lib/random";
 import { type ApplyContext, applyTransaction } from "../../../src/orders/apply";
-import { d1Of, findOrderById, type OrderRow, writeTransition } from "../../../src/orders/repository";
+import { d1Of, findOrderById, type OrderRow, type WonCondition, writeTransition } from "../../../src/orders/repository";
 import type { Status } from "../../../src/orders/state";
 import type { Transaction } from "../../../src/wechat/pay/port";
+import { wrapD1 } from "../../support/chaos";
 import { T0 } from "../../support/harness";
 
 const db = drizzle(env.DB, { schema });
@@ -57,6 +58,14 @@ const flagsOf = async (id: string) =>
   (await env.DB.prepare("SELECT kind FROM flags WHERE order_id = ? ORDER BY id").bind(id).all<{ kind: string }>()).results.map((r) => r.kind);
 const notificationRow = (id: string) =>
   env.DB.prepare("INSERT INTO notifications (id, event_type, outcome, received_at) VALUES (?, 'TRANSACTION.SUCCESS', 'applied', ?)").bind(id, T0);
+/** The caller's extra as the notify route builds it: plain alone, conditional in a transition batch. */
+const logRow =
+  (id: string) =>
+  (won: WonCondition | null): D1PreparedStatement[] => [
+    won
+      ? env.DB.prepare(`INSERT INTO notifications (id, event_type, outcome, received_at) SELECT ?, 'TRANSACTION.SUCCESS', 'applied', ? WHERE ${won.sql}`).bind(id, T0, ...won.params)
+      : notificationRow(id),
+  ];
 
 describe("applyTransaction", () => {
   it("SUCCESS on PAYING → PAID: transaction id, paidAt from success_time, audit row, fulfilment outbox, in one batch", async () => {
@@ -95,7 +104,7 @@ describe("applyTransaction", () => {
     const o = await seedOrder("PAYING");
     await applyTransaction(ctx(), o, success(o), "notify");
     const paid = (await findOrderById(db, o.id))!;
-    const r = await applyTransaction(ctx(), paid, success(o), "notify", { extra: [notificationRow(`EV-dup-${o.id}`)] });
+    const r = await applyTransaction(ctx(), paid, success(o), "notify", { extra: logRow(`EV-dup-${o.id}`) });
     expect(r.outcome).toBe("unchanged");
     expect(await events(o.id)).toBe(1);
     expect(await n("SELECT count(*) n FROM notifications WHERE id = ?", `EV-dup-${o.id}`)).toBe(1);
@@ -121,7 +130,7 @@ describe("applyTransaction", () => {
     ["currency_mismatch", { amount: { total: 1800, currency: "USD" } }],
   ] as const)("%s never pays: flagged, order untouched, extras written with the flag", async (kind, over) => {
     const o = await seedOrder("PAYING");
-    const r = await applyTransaction(ctx(), o, success(o, over as Partial<Transaction>), "notify", { extra: [notificationRow(`EV-${kind}-${o.id}`)] });
+    const r = await applyTransaction(ctx(), o, success(o, over as Partial<Transaction>), "notify", { extra: logRow(`EV-${kind}-${o.id}`) });
     expect(r.outcome).toBe("flagged");
     expect((await findOrderById(db, o.id))!.status).toBe("PAYING");
     expect(await flagsOf(o.id)).toEqual([kind]);
@@ -142,13 +151,38 @@ describe("applyTransaction", () => {
   it("ten concurrent SUCCESS applications: one winner, one audit row, one outbox row, every extra written once", async () => {
     const o = await seedOrder("PAYING");
     const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => applyTransaction(ctx(), o, success(o), "notify", { extra: [notificationRow(`EV-race-${i}-${o.id}`)] })),
+      Array.from({ length: 10 }, (_, i) => applyTransaction(ctx(), o, success(o), "notify", { extra: logRow(`EV-race-${i}-${o.id}`) })),
     );
     expect(results.filter((r) => r.outcome === "applied")).toHaveLength(1);
     expect(results.filter((r) => r.outcome === "unchanged")).toHaveLength(9);
     expect(await events(o.id)).toBe(1);
     expect(await outbox(o.id)).toBe(1);
     expect(await n("SELECT count(*) n FROM notifications WHERE id LIKE ?", `EV-race-%-${o.id}`)).toBe(10);
+  });
+
+  it("a lost race stores none of the extras; a retry that fails stores nothing either (SPEC §8)", async () => {
+    const o = await seedOrder("PAYING");
+    let batches = 0;
+    // The first transition batch loses (a concurrent same-status change lands just before it),
+    // the retry's batch fails.
+    const d1 = wrapD1({
+      batch: async (real, stmts) => {
+        batches++;
+        if (batches === 1) await real.prepare("UPDATE orders SET last_transition_id = 'trn_concurrent' WHERE id = ?").bind(o.id).run();
+        if (batches === 2) throw new Error("D1_ERROR: simulated storage failure");
+        return real.batch(stmts);
+      },
+    });
+    const flaky = { ...ctx(), db: drizzle(d1, { schema }) };
+    await expect(applyTransaction(flaky, o, success(o), "notify", { extra: logRow(`EV-lost-${o.id}`) })).rejects.toThrow(/simulated storage failure/);
+    expect(batches).toBe(2);
+    expect(await n("SELECT count(*) n FROM notifications WHERE id = ?", `EV-lost-${o.id}`)).toBe(0);
+    expect((await findOrderById(db, o.id))!.status).toBe("PAYING");
+    // Redelivered: applied, and stored with its effect.
+    const again = await applyTransaction(ctx(), (await findOrderById(db, o.id))!, success(o), "notify", { extra: logRow(`EV-lost-${o.id}`) });
+    expect(again.outcome).toBe("applied");
+    expect(await n("SELECT count(*) n FROM notifications WHERE id = ?", `EV-lost-${o.id}`)).toBe(1);
+    expect(await events(o.id)).toBe(1);
   });
 });
 
