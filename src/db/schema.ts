@@ -227,6 +227,12 @@ export const refunds = sqliteTable(
     requestHash: text("request_hash"),
     /** Set once WeChat has accepted the refund request (or answered definitively). */
     submittedAt: integer("submitted_at"),
+    /**
+     * When an attempt to submit it first had an unknown outcome (timeout, 5xx, 429, unverifiable
+     * answer), or a later attempt was needed: from then on a 4xx never closes it, WeChat's query
+     * decides (SPEC §8, migration 0002).
+     */
+    outcomeUnknownAt: integer("outcome_unknown_at"),
     lastQueryAt: integer("last_query_at"),
     nextCheckAt: integer("next_check_at"),
     lastTransitionId: text("last_transition_id"),

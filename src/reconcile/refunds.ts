@@ -3,13 +3,13 @@
  * merchant): query WeChat and feed the answer through the one refund transition writer
  * (source `cron`). A refund WeChat does not know and never acknowledged (the create call's
  * outcome was unknown) is sent again with the SAME out_refund_no, which WeChat refunds at most
- * once (WECHATPAY.md H.1).
+ * once (WECHATPAY.md H.1); being a retry, a refusal of it never closes the refund (SPEC §8,
+ * refunds/submit.ts).
  */
 import { and, eq } from "drizzle-orm";
 import { refunds } from "../db/schema";
 import { dueRefunds, getOrderRow, type RefundRow } from "../refunds/repository";
-import { applyRefundAnswer, submitRefund } from "../refunds/submit";
-import { ApiError } from "../wechat/pay/errors";
+import { applyRefundAnswer, submitRefund, unknownToWechat } from "../refunds/submit";
 import { forEachDue, type JobContext } from "./context";
 import type { TaskStats } from "./report";
 import { RETRY_AFTER_FAILURE_MS, nextRefundCheck } from "./schedule";
@@ -29,12 +29,12 @@ async function checkOne(ctx: JobContext, refund: RefundRow): Promise<boolean> {
     if (r === null) await pushBack(ctx, refund, now + 60 * 60_000); // flagged mismatch: slow down
     return r?.kind === "applied";
   } catch (err) {
-    if (err instanceof ApiError && err.code === "RESOURCE_NOT_EXISTS" && refund.submittedAt === null && refund.status === "PROCESSING") {
+    if (unknownToWechat(err) && refund.submittedAt === null && refund.status === "PROCESSING") {
       const order = await getOrderRow(ctx.db, refund.orderId);
       if (!order) throw new Error(`order ${refund.orderId} of refund ${refund.id} not found`);
       const outcome = await submitRefund(ctx.refunds, refund, order, "cron");
       if (outcome.kind === "unknown") throw outcome.error;
-      if (outcome.kind === "refused") return true; // now CLOSED, with WeChat's code in detail
+      if (outcome.kind !== "answered") return false; // unresolved: kept PROCESSING and flagged
       return outcome.result?.kind === "applied" || outcome.result?.kind === "noop";
     }
     throw err;

@@ -1,12 +1,16 @@
 /**
  * @module refunds/service — the admin refund use case (`POST /admin/orders/:id/refunds`).
  *
- * validate → idempotency (same key + same body → the same refund; other body → 409) →
- * reserve the refund atomically (PROCESSING, `out_refund_no` stored) → call WeChat → apply.
- * A definite refusal answers 502 `payment_provider_error` (the refund is CLOSED and frees its
- * amount); an unknown outcome answers 201 with the refund still PROCESSING.
+ * validate → idempotency (the key is required, SPEC §8: without it a retried request would get
+ * a fresh `out_refund_no` and WeChat would refund twice; same key + same body → the same refund;
+ * other body → 409) → reserve the refund atomically (PROCESSING, `out_refund_no` stored) → call
+ * WeChat → apply. A definite refusal of that first attempt answers 502 `payment_provider_error`
+ * (the refund is CLOSED and frees its amount); an unknown outcome answers 201 with the refund
+ * still PROCESSING. A repeat of a refund WeChat never acknowledged asks WeChat first (H.2) and
+ * sends it again, same `out_refund_no`, only if WeChat does not know it.
  */
 import { AppError } from "../errors";
+import type { RefundResource } from "../wechat/pay/port";
 import { utf8, sha256Hex } from "../lib/encoding";
 import { newId, randomString } from "../lib/random";
 import {
@@ -19,7 +23,7 @@ import {
   type RefundRow,
 } from "./repository";
 import { MAX_REASON_BYTES, MAX_REFUNDS_PER_ORDER } from "./state";
-import { submitRefund, type RefundServiceCtx } from "./submit";
+import { applyRefundAnswer, submitRefund, unknownToWechat, type RefundServiceCtx } from "./submit";
 import { PROCESSING_RECHECK_MS } from "./transition";
 
 export interface RefundInput {
@@ -51,18 +55,17 @@ export async function createRefund(
   ctx: RefundServiceCtx,
   orderId: string,
   input: RefundInput,
-  idempotencyKey: string | null,
+  idempotencyKey: string,
 ): Promise<CreateRefundResult> {
   const { amount, reason } = validateRefundInput(input);
-  const requestHash = idempotencyKey ? await sha256Hex(JSON.stringify({ amount, reason })) : null;
+  if (!idempotencyKey) throw new AppError("invalid_request", "Idempotency-Key: required, so that a retried refund request cannot refund twice");
+  const requestHash = await sha256Hex(JSON.stringify({ amount, reason }));
 
   const order = await getOrderRow(ctx.db, orderId);
   if (!order) throw new AppError("not_found", "order not found");
 
-  if (idempotencyKey) {
-    const earlier = await getRefundByKey(ctx.db, orderId, idempotencyKey);
-    if (earlier) return { refund: await repeat(ctx, earlier, order, requestHash), created: false };
-  }
+  const earlier = await getRefundByKey(ctx.db, orderId, idempotencyKey);
+  if (earlier) return { refund: await repeat(ctx, earlier, order, requestHash), created: false };
   if (order.status !== "PAID" && order.status !== "PARTIALLY_REFUNDED") {
     throw new AppError("refund_not_allowed", `the order is ${order.status}: only PAID or PARTIALLY_REFUNDED orders can be refunded`);
   }
@@ -81,17 +84,15 @@ export async function createRefund(
     now,
   });
   if (!reserved) {
-    if (idempotencyKey) {
-      // A concurrent request with the same key won the insert.
-      const earlier = await getRefundByKey(ctx.db, orderId, idempotencyKey);
-      if (earlier) return { refund: await repeat(ctx, earlier, order, requestHash), created: false };
-    }
+    // A concurrent request with the same key won the insert?
+    const concurrent = await getRefundByKey(ctx.db, orderId, idempotencyKey);
+    if (concurrent) return { refund: await repeat(ctx, concurrent, order, requestHash), created: false };
     throw await refusal(ctx, orderId, amount);
   }
   const refund = await getRefund(ctx.db, id);
   if (!refund) throw new Error(`refund ${id} vanished after insert`);
 
-  const outcome = await submitRefund(ctx, refund, order, "admin");
+  const outcome = await submitRefund(ctx, refund, order, "admin", { first: true });
   if (outcome.kind === "refused") {
     throw new AppError(
       "payment_provider_error",
@@ -102,13 +103,25 @@ export async function createRefund(
   return { refund: (await getRefund(ctx.db, id)) ?? refund, created: true };
 }
 
-/** Same key again: same body → the same refund (re-sent to WeChat if it never answered). */
-async function repeat(ctx: RefundServiceCtx, earlier: RefundRow, order: OrderRow, requestHash: string | null): Promise<RefundRow> {
+/**
+ * Same key again: same body → the same refund. One WeChat never acknowledged is not simply sent
+ * again: its earlier attempt may have been applied and the repeat refused, so WeChat is asked
+ * first (H.2) and its answer applied; only one WeChat does not know is sent again, with the same
+ * `out_refund_no`. A query that fails leaves it to the cron job.
+ */
+async function repeat(ctx: RefundServiceCtx, earlier: RefundRow, order: OrderRow, requestHash: string): Promise<RefundRow> {
   if (earlier.requestHash !== requestHash) {
     throw new AppError("idempotency_conflict", "this Idempotency-Key was used with a different body for this order");
   }
   if (earlier.status === "PROCESSING" && earlier.submittedAt === null) {
-    await submitRefund(ctx, earlier, order, "admin");
+    let answer: RefundResource | null = null;
+    try {
+      answer = await ctx.port.queryRefund(earlier.outRefundNo);
+    } catch (err) {
+      if (unknownToWechat(err)) await submitRefund(ctx, earlier, order, "admin");
+      else ctx.deps.logger.warn("refund repeat: WeChat could not be asked; the cron job will", { refundId: earlier.id });
+    }
+    if (answer) await applyRefundAnswer(ctx, earlier, answer, "admin", { submitted: true, queried: true });
   }
   return (await getRefund(ctx.db, earlier.id)) ?? earlier;
 }

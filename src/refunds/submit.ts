@@ -4,14 +4,20 @@
  * The refund row (and its `out_refund_no`) exists before the call, so every retry — the admin
  * repeating the request, or the cron job after an unknown outcome — sends the same
  * `out_refund_no` and WeChat refunds at most once (WECHATPAY.md H.1, H.3). Outcomes:
- * an answer → its status goes through the transition writer; a definite refusal (`ApiError`,
- * not retryable) → CLOSED with WeChat's code in `detail`; anything else (timeout, 5xx, 429,
- * unverifiable answer) is unknown → stays PROCESSING and the cron job queries it.
+ * an answer → its status goes through the transition writer; anything without a known outcome
+ * (timeout, 5xx, 429, unverifiable answer) → stays PROCESSING, `outcome_unknown_at` recorded, the
+ * cron job queries it. A definite refusal (a 4xx) closes the refund (and frees its amount) only
+ * on the first attempt and only while no attempt's outcome is unknown: after one, the refusal
+ * proves nothing (the lost attempt may have been applied, and WeChat may reject the repeat), so
+ * WeChat is asked (H.2) and its answer decides (SPEC §8). Every attempt but the first records
+ * `outcome_unknown_at` before it is sent: it exists only because an earlier one's outcome is
+ * not known (a timeout, or a Worker that died mid-call).
  */
 import type { Config } from "../config";
 import { ApiError, WechatPayError } from "../wechat/pay/errors";
 import type { RefundResource, WechatPayPort } from "../wechat/pay/port";
-import type { ChangeSource } from "../db/schema";
+import { refunds, type ChangeSource } from "../db/schema";
+import { and, eq, isNull } from "drizzle-orm";
 import type { OrderRow, RefundRow } from "./repository";
 import { normaliseRefundStatus } from "./state";
 import { d1Of, flagRow, runBatch } from "./statements";
@@ -24,8 +30,23 @@ export interface RefundServiceCtx extends RefundCtx {
 
 export type SubmitOutcome =
   | { kind: "answered"; result: RefundTransitionResult | null }
+  /** First attempt, refused by WeChat (4xx) with no attempt's outcome unknown: now CLOSED. */
   | { kind: "refused"; error: ApiError }
-  | { kind: "unknown"; error: unknown };
+  | { kind: "unknown"; error: unknown }
+  /**
+   * Refused after an attempt's outcome was unknown, and WeChat does not know the refund: kept
+   * PROCESSING (its amount reserved), flagged `refund_unresolved`, sent again hourly.
+   */
+  | { kind: "unresolved"; error: ApiError };
+
+export interface SubmitOptions {
+  /** The first attempt, by the request that reserved the refund. Any other is a retry. */
+  first?: boolean;
+}
+
+/** WeChat does not know this out_refund_no (H.2 query answer). */
+export const unknownToWechat = (err: unknown): err is ApiError =>
+  err instanceof ApiError && (err.code === "RESOURCE_NOT_EXISTS" || err.status === 404);
 
 /** POST /v3/refund/domestic/refunds for a stored refund (first attempt or a retry). */
 export async function submitRefund(
@@ -33,7 +54,9 @@ export async function submitRefund(
   refund: RefundRow,
   order: Pick<OrderRow, "outTradeNo" | "amount">,
   source: ChangeSource,
+  opts: SubmitOptions = {},
 ): Promise<SubmitOutcome> {
+  if (!opts.first) await markOutcomeUnknown(ctx, refund);
   let answer: RefundResource;
   try {
     answer = await ctx.port.createRefund({
@@ -46,12 +69,17 @@ export async function submitRefund(
   } catch (error) {
     const now = ctx.deps.clock.now();
     if (error instanceof ApiError && !error.retryable) {
-      await transitionRefund(ctx, refund.id, "CLOSED", source, {
-        submittedAt: now,
-        detail: { code: error.code, message: error.wechatMessage, status: error.status },
-      });
-      return { kind: "refused", error };
+      if (opts.first && !error.afterUnknownAttempt) {
+        const closed = await transitionRefund(ctx, refund.id, "CLOSED", source, {
+          submittedAt: now,
+          detail: { code: error.code, message: error.wechatMessage, status: error.status },
+          onlyIfOutcomeKnown: true,
+        });
+        if (closed.kind !== "outcome_unknown") return { kind: "refused", error };
+      }
+      return askWechat(ctx, refund, source, error);
     }
+    await markOutcomeUnknown(ctx, refund);
     ctx.deps.logger.warn("refund outcome unknown; the cron job will query it", {
       refundId: refund.id,
       outRefundNo: refund.outRefundNo,
@@ -60,6 +88,61 @@ export async function submitRefund(
     return { kind: "unknown", error };
   }
   return { kind: "answered", result: await applyRefundAnswer(ctx, refund, answer, source, { submitted: true }) };
+}
+
+/**
+ * A refusal after an attempt with an unknown outcome: WeChat's query decides (H.2). Known to
+ * WeChat → its status is applied. Unknown to WeChat → nothing was refunded and this attempt was
+ * refused: the refund stays PROCESSING with its amount reserved (it is never closed on our
+ * word), a human is asked to look, and the cron job sends it again, hourly.
+ */
+async function askWechat(ctx: RefundServiceCtx, refund: RefundRow, source: ChangeSource, refusal: ApiError): Promise<SubmitOutcome> {
+  await markOutcomeUnknown(ctx, refund);
+  ctx.deps.logger.warn("refund refused after an attempt with an unknown outcome; asking WeChat", {
+    refundId: refund.id,
+    outRefundNo: refund.outRefundNo,
+    code: refusal.code,
+  });
+  let answer: RefundResource;
+  try {
+    answer = await ctx.port.queryRefund(refund.outRefundNo);
+  } catch (err) {
+    if (!unknownToWechat(err)) return { kind: "unknown", error: err };
+    await holdUnresolved(ctx, refund, refusal);
+    return { kind: "unresolved", error: refusal };
+  }
+  return { kind: "answered", result: await applyRefundAnswer(ctx, refund, answer, source, { submitted: true, queried: true }) };
+}
+
+/** Durably: an attempt of this refund had (or may have had) an unknown outcome. First time only. */
+async function markOutcomeUnknown(ctx: RefundCtx, refund: RefundRow): Promise<void> {
+  const now = ctx.deps.clock.now();
+  await ctx.db
+    .update(refunds)
+    .set({ outcomeUnknownAt: now, updatedAt: now })
+    .where(and(eq(refunds.id, refund.id), isNull(refunds.outcomeUnknownAt)));
+}
+
+/** Kept PROCESSING, next try in an hour; the refusal and one flag recorded the first time. */
+async function holdUnresolved(ctx: RefundCtx, refund: RefundRow, refusal: ApiError): Promise<void> {
+  const d1 = d1Of(ctx.db);
+  const now = ctx.deps.clock.now();
+  const detail = { code: refusal.code, message: refusal.wechatMessage, status: refusal.status, afterUnknownOutcome: true };
+  await d1.batch([
+    d1
+      .prepare("UPDATE refunds SET next_check_at = ?, updated_at = ? WHERE id = ? AND status = 'PROCESSING'")
+      .bind(now + ABNORMAL_RECHECK_MS, now, refund.id),
+    d1.prepare("UPDATE refunds SET detail = ? WHERE id = ? AND status = 'PROCESSING' AND detail IS NULL").bind(JSON.stringify(detail), refund.id),
+    // Right after the UPDATE above: only the first time.
+    d1
+      .prepare("INSERT INTO flags (order_id, kind, detail, at) SELECT ?, 'refund_unresolved', ?, ? WHERE changes() > 0")
+      .bind(refund.orderId, JSON.stringify({ refundId: refund.id, outRefundNo: refund.outRefundNo, amount: refund.amount, ...detail }), now),
+  ]);
+  ctx.deps.logger.warn("refund unresolved: WeChat refused it and does not know it; amount kept reserved, flagged", {
+    refundId: refund.id,
+    outRefundNo: refund.outRefundNo,
+    code: refusal.code,
+  });
 }
 
 /**

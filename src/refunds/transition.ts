@@ -12,7 +12,7 @@
  * `last_transition_id`). Both happen or neither does, so the amount is added exactly once
  * however many notifications and queries race. Zero rows → re-read, re-decide.
  */
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import type { AppDeps, Db } from "../context";
 import { refunds, type ChangeSource } from "../db/schema";
 import { newId } from "../lib/random";
@@ -40,12 +40,20 @@ export interface RefundPatch {
   detail?: unknown;
   /** Notification id, for flags raised by this change. */
   notificationId?: string | null;
+  /**
+   * Only while no attempt of the refund has had an unknown outcome (`outcome_unknown_at` NULL,
+   * checked in the UPDATE too): for CLOSED on WeChat's refusal of a create call, which proves
+   * nothing once an earlier attempt may have been applied (SPEC §8).
+   */
+  onlyIfOutcomeKnown?: boolean;
 }
 
 export type RefundTransitionResult =
   | { kind: "applied"; from: RefundState; refund: RefundRow }
   | { kind: "noop"; refund: RefundRow }
-  | { kind: "conflict"; reason: string; refund: RefundRow };
+  | { kind: "conflict"; reason: string; refund: RefundRow }
+  /** `onlyIfOutcomeKnown` and an attempt's outcome is unknown: nothing written. */
+  | { kind: "outcome_unknown"; refund: RefundRow };
 
 /** Re-query cadence for refunds still in flight. */
 export const PROCESSING_RECHECK_MS = 60_000;
@@ -92,6 +100,7 @@ export async function transitionRefund(
     const refund = await getRefund(db, refundId);
     if (!refund) throw new Error(`refund ${refundId} not found`);
     const now = deps.clock.now();
+    if (patch.onlyIfOutcomeKnown && refund.outcomeUnknownAt !== null) return { kind: "outcome_unknown", refund };
     const decision = decideRefund(refund.status, reported);
 
     if (decision.kind === "noop") {
@@ -183,7 +192,10 @@ export async function transitionRefund(
 
     // The refund alone changes (PROCESSING → CLOSED/ABNORMAL, or SUCCESS the order cannot take).
     const statements: BatchStatement[] = [
-      db.update(refunds).set(set).where(and(eq(refunds.id, refund.id), eq(refunds.status, refund.status))),
+      db
+        .update(refunds)
+        .set(set)
+        .where(and(eq(refunds.id, refund.id), eq(refunds.status, refund.status), patch.onlyIfOutcomeKnown ? isNull(refunds.outcomeUnknownAt) : undefined)),
       ...decision.flags.map((kind) => flagIfWon(d1, { ...flagBase, kind, detail: flagDetail }, refund.id, tid)),
     ];
     if (to === "SUCCESS") {

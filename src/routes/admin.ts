@@ -19,7 +19,7 @@ import { createRefund } from "../refunds/service";
 import type { RefundServiceCtx } from "../refunds/submit";
 import { createWechatPay } from "../wechat/pay";
 import { OrderSchema } from "./orders";
-import { bearerAuth, BODY_ERRORS, errorResponses, idempotencyHeaders } from "./schemas";
+import { bearerAuth, BODY_ERRORS, errorResponses, requiredIdempotencyHeaders } from "./schemas";
 
 const json = <T>(schema: T) => ({ "application/json": { schema } });
 const tags = ["admin"];
@@ -59,7 +59,7 @@ export const RefundRequest = z
   .strict()
   .openapi("RefundRequest");
 
-const IdempotencyHeaders = idempotencyHeaders("refund");
+const IdempotencyHeaders = requiredIdempotencyHeaders("refund");
 
 const ReportSchema = z
   .object({
@@ -102,6 +102,9 @@ const refundRoute = createRoute({
   path: "/admin/orders/{id}/refunds",
   tags,
   summary: "Refund (part of) a paid order; the total never exceeds the amount paid",
+  description:
+    "`Idempotency-Key` is required: send a fresh one per refund and the same one when retrying, so a refund is never paid twice. " +
+    "A refusal by WeChat closes the refund (502) only on its first attempt; after an attempt whose outcome is unknown, WeChat is asked and its answer decides.",
   ...guard,
   request: { params: IdParams, headers: IdempotencyHeaders, body: { required: true, content: json(RefundRequest) } },
   responses: {
@@ -184,7 +187,7 @@ export const adminRoutes = new OpenAPIHono<AppEnv>()
   .openapi(refundRoute, async (c) => {
     const { id } = c.req.valid("param");
     const body = c.req.valid("json");
-    const key = c.req.valid("header")["idempotency-key"] ?? null;
+    const key = c.req.valid("header")["idempotency-key"];
     const r = await createRefund(refundContext(c), id, body, key);
     c.var.log.info("admin refund", { orderId: id, refundId: r.refund.id, created: r.created, status: r.refund.status });
     return r.created ? c.json({ refund: serializeRefund(r.refund) }, 201) : c.json({ refund: serializeRefund(r.refund) }, 200);

@@ -34,14 +34,22 @@ export const BODY_ERRORS: ErrorCode[] = ["invalid_request", "payload_too_large",
 
 export const bearerAuth = [{ bearerAuth: [] }];
 
+const idempotencyKey = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[\x21-\x7e]+$/, "must be 1–128 printable ASCII characters");
+
 /** The optional `Idempotency-Key` header: repeat a key with the same body to get the same `what` back. */
 export const idempotencyHeaders = (what: string) =>
   z.object({
-    "idempotency-key": z
-      .string()
-      .min(1)
-      .max(128)
-      .regex(/^[\x21-\x7e]+$/, "must be 1–128 printable ASCII characters")
-      .optional()
-      .openapi({ description: `repeat the same key with the same body to get the same ${what} back` }),
+    "idempotency-key": idempotencyKey.optional().openapi({ description: `repeat the same key with the same body to get the same ${what} back` }),
+  });
+
+/** The same header, required (a request that moves money and must never run twice). */
+export const requiredIdempotencyHeaders = (what: string) =>
+  z.object({
+    "idempotency-key": idempotencyKey.openapi({
+      description: `required: a fresh key per ${what}; repeat it with the same body (e.g. after a timeout) to get the same ${what} back, never a second one`,
+    }),
   });

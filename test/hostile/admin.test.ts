@@ -43,7 +43,7 @@ beforeAll(async () => {
   userToken = j.user.token;
   payerId = j.user.userId;
   paying = (await placeOrder(w, userToken)).order;
-  const r = await w.request("POST", `/admin/orders/${paid.id}/refunds`, { json: { amount: 100, reason: "hostile suite" }, headers: ADMIN });
+  const r = await w.request("POST", `/admin/orders/${paid.id}/refunds`, { json: { amount: 100, reason: "hostile suite" }, headers: { ...ADMIN, "idempotency-key": "hostile-setup" } });
   expect(r.status).toBe(201);
   refundId = ((await r.json()) as { refund: { id: string } }).refund.id;
 });
@@ -149,9 +149,19 @@ describe("hostile: POST /admin/orders/:id/refunds", () => {
     const optional = (p: JsonPath) => p[0] === "reason";
     const cases = [...mutateBody(valid, rng, 200, { acceptable, optional }), ...envelopeCases({ amount: -1 })];
     await untouched(w, async () => {
-      for (const c of cases) {
-        const a = await send(w, "POST", `/admin/orders/${paid.id}/refunds`, c, ADMIN);
+      for (const [i, c] of cases.entries()) {
+        const a = await send(w, "POST", `/admin/orders/${paid.id}/refunds`, c, { ...ADMIN, "idempotency-key": `hostile-body-${i}` });
         expectApiError(a, [400, 409, 413, 415], `refund ${c.label}`);
+      }
+    });
+  });
+
+  it("no Idempotency-Key (SPEC §8: a retry could refund twice) → 400 invalid_request, nothing stored, nothing sent", async () => {
+    await untouched(w, async () => {
+      for (const body of [{ amount: 1 }, { amount: 50, reason: "damaged" }]) {
+        const a = await send(w, "POST", `/admin/orders/${paid.id}/refunds`, { body: JSON.stringify(body), contentType: JSON_CT }, ADMIN);
+        expectApiError(a, [400], `refund without Idempotency-Key ${JSON.stringify(body)}`);
+        expect(JSON.parse(a.body).error).toMatchObject({ code: "invalid_request", message: expect.stringMatching(/idempotency-key/i) });
       }
     });
   });
@@ -170,8 +180,8 @@ describe("hostile: POST /admin/orders/:id/refunds", () => {
       ["client-chosen out_refund_no", paid.id, { amount: 1, outRefundNo: "RF1" }, 400],
     ];
     await untouched(w, async () => {
-      for (const [label, id, body, status] of cases) {
-        const a = await send(w, "POST", `/admin/orders/${id}/refunds`, { body: JSON.stringify(body), contentType: JSON_CT }, ADMIN);
+      for (const [i, [label, id, body, status]] of cases.entries()) {
+        const a = await send(w, "POST", `/admin/orders/${id}/refunds`, { body: JSON.stringify(body), contentType: JSON_CT }, { ...ADMIN, "idempotency-key": `hostile-impossible-${i}` });
         expectApiError(a, [status], `refund ${label}`);
       }
       for (const key of ["", " ", "a b", "x".repeat(129)]) {

@@ -113,6 +113,24 @@ describe("POST /admin/orders/:id/refunds", () => {
     expect((await postRefund(w, order.id, { amount: 1, reason: "退".repeat(26) })).status).toBe(201);
   });
 
+  it("no Idempotency-Key → 400 invalid_request, nothing stored, nothing sent; the header is required in the OpenAPI document", async () => {
+    const w = createWorld();
+    const { order } = await paidOrder(w);
+    const calls = w.sim.stats().calls[REFUNDS_PATH] ?? 0;
+    for (const body of [{ amount: 100 }, { amount: 100, reason: "retried without a key" }]) {
+      const r = await postRefund(w, order.id, body, null);
+      expect(r.status).toBe(400);
+      expect(r.body.error).toMatchObject({ code: "invalid_request", message: expect.stringMatching(/idempotency-key/i) });
+    }
+    expect(await count("SELECT count(*) AS n FROM refunds WHERE order_id = ?", order.id)).toBe(0);
+    expect(w.sim.stats().calls[REFUNDS_PATH] ?? 0).toBe(calls);
+    const doc = (await (await w.request("GET", "/openapi.json")).json()) as {
+      paths: Record<string, Record<string, { parameters?: { name: string; in: string; required?: boolean }[] }>>;
+    };
+    const header = doc.paths["/admin/orders/{id}/refunds"]!.post!.parameters!.find((p) => p.in === "header" && p.name === "idempotency-key");
+    expect(header?.required).toBe(true);
+  });
+
   it("Idempotency-Key: same key and body → 200 same refund, one WeChat call; other body → 409", async () => {
     const w = createWorld();
     const { order } = await paidOrder(w);

@@ -6,7 +6,9 @@
  * any status/code, timeout (hang until the caller's AbortSignal fires), a slow answer, a 2xx with a
  * bad signature, and for login a forced errcode (-1, 45011, 40226, …) or a non-JSON answer
  * (WECHATPAY.md A.2, C.2, D.4). `applied: true` lets the call take effect before the failure
- * replaces its answer (the "did it happen?" case a timeout really is).
+ * replaces its answer (the "did it happen?" case a timeout really is). `applyThenDrop` is that
+ * case as one fault, optionally followed by a 4xx for the repeat (a refund applied, its answer
+ * lost, the retry rejected — SPEC §8).
  *
  * Notification faults (G.4–G.6): drop, delay, duplicate (also concurrently), reorder, corrupt (body
  * byte, signature, timestamp, nonce, serial, stale/future timestamp, ciphertext, AAD, algorithm) and
@@ -41,7 +43,13 @@ export type ApiFaultKind =
   | { kind: "delay"; ms: number }
   | { kind: "badSignature" }
   | { kind: "errcode"; errcode: number; errmsg?: string }
-  | { kind: "nonJson" };
+  | { kind: "nonJson" }
+  /**
+   * The call takes effect, then its answer is lost: a timeout (`ms`, as `timeout`) or a 500.
+   * With `repeat`, the next call to the same method and path is answered with that 4xx
+   * instead (not applied).
+   */
+  | { kind: "applyThenDrop"; answer?: "timeout" | "systemError"; ms?: number; repeat?: { status: number; code?: string; message?: string } };
 
 export type ApiFault = ApiFaultKind &
   Selection & {
@@ -121,6 +129,14 @@ export class Faults {
     return true;
   }
 
+  /** Puts an API fault first in line (it matches before every other). */
+  addFirst(spec: ApiFault): string {
+    validate(spec);
+    const id = `fault_${++this.n}`;
+    this.active.unshift({ id, spec, remaining: spec.count ?? 1, hits: 0 });
+    return id;
+  }
+
   /** The first API fault matching this call, consumed. */
   takeApi(method: string, path: string): ActiveFault<ApiFault> | null {
     for (const f of this.active) {
@@ -162,10 +178,15 @@ function validate(spec: FaultSpec): void {
   if (spec.count !== undefined && !(Number.isInteger(spec.count) && spec.count > 0)) {
     throw new Error("fault: count must be a positive integer");
   }
-  const apiKinds = ["systemError", "frequencyLimited", "status", "timeout", "delay", "badSignature", "errcode", "nonJson"];
+  const apiKinds = ["systemError", "frequencyLimited", "status", "timeout", "delay", "badSignature", "errcode", "nonJson", "applyThenDrop"];
   const notifyKinds = ["drop", "delay", "duplicate", "reorder", "corrupt", "signtest"];
   const kinds = spec.target === "api" ? apiKinds : notifyKinds;
   if (!kinds.includes(spec.kind)) throw new Error(`fault: unknown ${spec.target} fault kind ${String(spec.kind)}`);
+  if (spec.kind === "applyThenDrop") {
+    if (spec.answer !== undefined && spec.answer !== "timeout" && spec.answer !== "systemError") throw new Error('fault: applyThenDrop answer must be "timeout" or "systemError"');
+    const r = spec.repeat;
+    if (r !== undefined && !(Number.isInteger(r.status) && r.status >= 400 && r.status < 500)) throw new Error("fault: applyThenDrop repeat.status must be a 4xx");
+  }
 }
 
 /** Real-time sleep that ends early (rejecting) when `signal` aborts. */

@@ -159,6 +159,16 @@ export function createSimulator(options: SimulatorOptions): Simulator {
       return errorResponse(ctx, apiError(status, code, message));
     };
     switch (s.kind) {
+      case "applyThenDrop": {
+        await run();
+        if (s.repeat) {
+          const r = s.repeat;
+          ctx.faults.addFirst({ target: "api", path: new URL(req.url).pathname, method: req.method, kind: "status", status: r.status, ...(r.code ? { code: r.code } : {}), ...(r.message ? { message: r.message } : {}) });
+        }
+        if (s.answer === "systemError") return errorResponse(ctx, apiError(500, "SYSTEM_ERROR", "系统错误"));
+        await sleep(s.ms ?? 30_000, signal);
+        throw new ConnectionDropped("simulator: connection dropped after the call took effect (applyThenDrop)");
+      }
       case "delay":
         await sleep(s.ms, signal);
         return run();

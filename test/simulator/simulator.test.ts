@@ -573,6 +573,25 @@ describe("API faults", () => {
     const retry = await call(s.sim, s.clock, "POST", "/v3/pay/transactions/jsapi", body);
     expect(retry.res.status).toBe(200);
   });
+  it("applyThenDrop: the refund takes effect, its answer is lost (500 or a dropped connection); with repeat, the next call gets that 4xx", async () => {
+    const x = await paidOrder(s);
+    const path = "/v3/refund/domestic/refunds";
+    const body = { out_trade_no: x.outTradeNo, out_refund_no: `LA${x.outTradeNo}`, amount: { refund: 100, total: 1200, currency: "CNY" } };
+    s.sim.addFault({ target: "api", path, method: "POST", kind: "applyThenDrop", answer: "systemError", repeat: { status: 400, code: "INVALID_REQUEST", message: "重复退款" } });
+    const lost = await call(s.sim, s.clock, "POST", path, body);
+    expect([lost.res.status, lost.json!.code]).toEqual([500, "SYSTEM_ERROR"]);
+    expect(s.sim.getRefund(body.out_refund_no)).toMatchObject({ refund: 100, status: "PROCESSING" });
+    const repeat = await call(s.sim, s.clock, "POST", path, body);
+    expect([repeat.res.status, repeat.json!.code, repeat.json!.message]).toEqual([400, "INVALID_REQUEST", "重复退款"]);
+    expect((await call(s.sim, s.clock, "POST", path, body)).json).toMatchObject({ out_refund_no: body.out_refund_no, status: "PROCESSING" });
+    expect(s.sim.listRefunds().filter((r) => r.outTradeNo === x.outTradeNo)).toHaveLength(1);
+
+    const second = { ...body, out_refund_no: `LB${x.outTradeNo}` };
+    s.sim.addFault({ target: "api", path, method: "POST", kind: "applyThenDrop", ms: 10 });
+    await expect(call(s.sim, s.clock, "POST", path, second)).rejects.toThrow(/connection dropped/);
+    expect(s.sim.getRefund(second.out_refund_no)).toMatchObject({ refund: 100 });
+    expect(() => s.sim.addFault({ target: "api", path, kind: "applyThenDrop", repeat: { status: 500 } })).toThrow(/4xx/);
+  });
   it("timeout with a delay drops the connection", async () => {
     s.sim.addFault({ target: "api", path: "*", kind: "timeout", ms: 10 });
     await expect(call(s.sim, s.clock, "GET", q("ABCDEF1"))).rejects.toThrow(/connection dropped/);

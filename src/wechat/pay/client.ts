@@ -55,7 +55,7 @@ export const DEFAULT_USER_AGENT = "wxpay-edge/0.1";
 const DEFAULTS = { timeoutMs: 5000, maxRetries: 2, backoffMs: [200, 800] as readonly number[] };
 
 /** D.4: WeChat's error body `{code, message, detail}`; anything else becomes `HTTP_<status>`. */
-export function parseApiError(status: number, body: Uint8Array, requestId: string | null): ApiError {
+export function parseApiError(status: number, body: Uint8Array, requestId: string | null, afterUnknownAttempt = false): ApiError {
   let parsed: unknown;
   try {
     parsed = JSON.parse(fromUtf8(body));
@@ -65,7 +65,7 @@ export function parseApiError(status: number, body: Uint8Array, requestId: strin
   const o = typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : {};
   const code = typeof o.code === "string" && o.code !== "" ? o.code : `HTTP_${status}`;
   const message = typeof o.message === "string" ? o.message : "";
-  return new ApiError(status, code, message, o.detail ?? null, requestId);
+  return new ApiError(status, code, message, o.detail ?? null, requestId, afterUnknownAttempt);
 }
 
 export function createTransport(config: Config, deps: AppDeps, options: TransportOptions = {}): Transport {
@@ -82,6 +82,8 @@ export function createTransport(config: Config, deps: AppDeps, options: Transpor
       const log = deps.logger.with({ wxpay: `${req.method} ${url.pathname}` }); // never the query: it may carry a token
       let lastStatus: number | undefined;
       let lastCause: unknown;
+      /** An earlier attempt had no known outcome (it may have taken effect at WeChat). */
+      let unknownEarlier = false;
 
       for (let attempt = 0; attempt <= maxRetries; attempt++) {
         if (attempt > 0) await deps.sleep(backoffMs[Math.min(attempt - 1, backoffMs.length - 1)] ?? 0);
@@ -108,6 +110,7 @@ export function createTransport(config: Config, deps: AppDeps, options: Transpor
           body = new Uint8Array(await res.arrayBuffer());
         } catch (cause) {
           lastCause = cause;
+          unknownEarlier = true;
           lastStatus = undefined;
           const timeout = cause instanceof Error && (cause.name === "TimeoutError" || cause.name === "AbortError");
           log.warn("wxpay call failed", { attempt, failure: timeout ? "timeout" : "network", error: cause });
@@ -120,9 +123,10 @@ export function createTransport(config: Config, deps: AppDeps, options: Transpor
         if (res.status === 429 || res.status >= 500) {
           lastStatus = res.status;
           lastCause = parseApiError(res.status, body, requestId);
+          unknownEarlier = true;
           continue;
         }
-        throw parseApiError(res.status, body, requestId);
+        throw parseApiError(res.status, body, requestId, unknownEarlier);
       }
       const what = lastStatus === undefined ? "no answer (network error or timeout)" : `HTTP ${lastStatus}`;
       throw new IndeterminateError(

@@ -110,7 +110,12 @@ export class MalformedNotification extends WechatPayError {
   }
 }
 
-/** WeChat answered non-2xx with `{code, message, detail}` (D.4): a definite answer. */
+/**
+ * WeChat answered non-2xx with `{code, message, detail}` (D.4): a definite answer to *this*
+ * attempt. `afterUnknownAttempt`: an earlier attempt of the same call (the transport's own
+ * retry) had no known outcome and may have taken effect, so a 4xx here does not prove the call
+ * did nothing (e.g. a refund applied, its answer lost, the repeat refused).
+ */
 export class ApiError extends WechatPayError {
   constructor(
     readonly status: number,
@@ -118,6 +123,7 @@ export class ApiError extends WechatPayError {
     readonly wechatMessage: string,
     readonly detail: unknown,
     readonly requestId: string | null,
+    readonly afterUnknownAttempt = false,
   ) {
     super(code, `WeChat Pay answered HTTP ${status} ${code}: ${wechatMessage}`, {
       retryable: status === 429 || status >= 500 || code === "SYSTEM_ERROR" || code === "FREQUENCY_LIMITED",

@@ -40,8 +40,12 @@ export async function paidOrder(w: World, items?: { productId: string; quantity:
   return { ...r, order };
 }
 
-export async function postRefund(w: World, orderId: string, body: unknown, key?: string): Promise<{ status: number; body: { refund?: RefundJson; error?: { code: string; message: string } } }> {
-  const res = await admin(w, "POST", `/admin/orders/${orderId}/refunds`, { json: body, ...(key ? { key } : {}) });
+let keys = 0;
+
+/** POST a refund; `key` defaults to a fresh Idempotency-Key (required), `null` sends none. */
+export async function postRefund(w: World, orderId: string, body: unknown, key?: string | null): Promise<{ status: number; body: { refund?: RefundJson; error?: { code: string; message: string } } }> {
+  const k = key === undefined ? `test-refund-${++keys}` : key;
+  const res = await admin(w, "POST", `/admin/orders/${orderId}/refunds`, { json: body, ...(k ? { key: k } : {}) });
   return { status: res.status, body: (await res.json()) as { refund?: RefundJson; error?: { code: string; message: string } } };
 }
 
