@@ -174,6 +174,16 @@ describe("retries: 5xx/429/network/timeout at most twice, same body bytes, then 
     expect(await port.jsapiPrepay(PREPAY)).toEqual({ prepay_id: "wx_ok" });
     expect(bodies(fake.calls)).toHaveLength(3);
   });
+  it("a 4xx after an attempt without a known outcome (500, timeout) is marked afterUnknownAttempt: it does not prove the call did nothing", async () => {
+    const refused = { status: 400, body: '{"code":"INVALID_REQUEST","message":"申请退款金额超过订单可退金额"}', signer: null } as const;
+    for (const first of [{ status: 500, body: "", signer: null } as const, "network" as const]) {
+      let n = 0;
+      const { port } = await setup(() => (++n === 1 ? first : refused));
+      await expect(port.createRefund(REFUND)).rejects.toMatchObject({ name: "ApiError", code: "INVALID_REQUEST", retryable: false, afterUnknownAttempt: true });
+    }
+    const { port } = await setup(() => refused);
+    await expect(port.createRefund(REFUND)).rejects.toMatchObject({ code: "INVALID_REQUEST", afterUnknownAttempt: false });
+  });
 });
 
 describe("an unverifiable 2xx is IndeterminateError, never trusted and not retried", () => {
