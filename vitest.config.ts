@@ -37,6 +37,8 @@ export default defineConfig(async () => {
             WX_PUSH_TOKEN: keys.PUSH_TOKEN,
             WX_PUSH_AES_KEY: keys.PUSH_AES_KEY,
             WX_PUSH_AES_KEY_PREVIOUS: "",
+            WX_TRADE_MANAGED: "auto",
+            WX_ORDER_JUMP_PATH: "",
           },
         },
       }),

@@ -40,6 +40,10 @@ export interface Config {
   maxUnpaidOrders: number;
   /** Lowest level written to the log (LOG_LEVEL); default info. */
   logLevel: LogLevel;
+  /** Whether shipping must be uploaded (SPEC §9, WX_TRADE_MANAGED): auto = ask is_trade_managed daily. */
+  tradeManaged: TradeManaged;
+  /** Page WeChat opens from its shipping/receipt messages (WX_ORDER_JUMP_PATH); null = not set. */
+  orderJumpPath: string | null;
   /** Message push (SPEC §9): null when WX_PUSH_TOKEN and WX_PUSH_AES_KEY are unset (the route answers 404). */
   push: PushConfig | null;
 }
@@ -49,6 +53,9 @@ export interface PushConfig {
   /** EncodingAESKeys, current first, then WX_PUSH_AES_KEY_PREVIOUS when set. */
   aesKeys: string[];
 }
+
+export const TRADE_MANAGED = ["auto", "true", "false"] as const;
+export type TradeManaged = (typeof TRADE_MANAGED)[number];
 
 type RawEnv = Partial<Record<string, unknown>>;
 
@@ -76,6 +83,14 @@ class ConfigReader {
 
   pattern(name: string, re: RegExp, problem: string): string {
     const v = this.required(name);
+    if (!re.test(v)) this.fail(name, problem);
+    return v;
+  }
+
+  /** Unset → null; set → must match. */
+  optionalPattern(name: string, re: RegExp, problem: string): string | null {
+    const v = this.raw(name);
+    if (v === undefined) return null;
     if (!re.test(v)) this.fail(name, problem);
     return v;
   }
@@ -200,6 +215,13 @@ export function parseConfig(env: RawEnv): Config {
     orderRateLimit: r.int("ORDER_RATE_LIMIT", 30, 0, 1_000_000),
     logLevel: r.oneOf("LOG_LEVEL", LOG_LEVELS, "info"),
     push: parsePush(r),
+    tradeManaged: r.oneOf("WX_TRADE_MANAGED", TRADE_MANAGED, "auto"),
+    // A mini-program page path; WeChat appends its own query keys (WECHATPAY.md N.7).
+    orderJumpPath: r.optionalPattern(
+      "WX_ORDER_JUMP_PATH",
+      /^[A-Za-z0-9_\-][A-Za-z0-9_\-./]{0,127}(\?[\x21-\x7e]{0,256})?$/,
+      "must be a mini-program page path such as pages/order/index (no leading slash)",
+    ),
   };
 }
 

@@ -33,8 +33,8 @@ export interface AppDeps {
   /** Back-off waits; tests pass a no-op. */
   sleep: (ms: number) => Promise<void>;
   fulfil: FulfilmentHook;
-  /** Outbound call tuning; defaults: WeChat Pay 5 s per attempt and 2 retries, login 4 s. */
-  upstream?: { wechatPay?: TransportOptions; loginTimeoutMs?: number };
+  /** Outbound call tuning; defaults: WeChat Pay 5 s per attempt and 2 retries, login 4 s, server APIs 5 s. */
+  upstream?: { wechatPay?: TransportOptions; loginTimeoutMs?: number; wechatServerTimeoutMs?: number };
 }
 
 export interface SessionUser {

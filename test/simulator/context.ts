@@ -10,6 +10,7 @@ import { compactCst } from "./time";
 import type { Faults } from "./faults";
 import type { Notifier } from "./notifications";
 import type { Pusher } from "./push";
+import { emptyWxServerState, type WxServerState } from "./wxstate";
 import type {
   KeyMode,
   PlatformCertificateOption,
@@ -66,9 +67,11 @@ export interface SimState {
   refunds: Map<string, SimRefund>;
   bills: Map<string, BillFile>;
   stats: SimStats;
+  /** Mini-program server APIs: tokens, shipping, phone codes (wxstate.ts). */
+  wx: WxServerState;
 }
 
-export function emptyState(): SimState {
+export function emptyState(opts: Pick<SimulatorOptions, "tokenLifetimeS" | "shippingVisibleAfterMs" | "tradeManaged"> = {}): SimState {
   return {
     codes: new Map(),
     users: new Map(),
@@ -77,6 +80,7 @@ export function emptyState(): SimState {
     refunds: new Map(),
     bills: new Map(),
     stats: { calls: {}, notificationsQueued: 0, notificationAttempts: 0, notificationsDelivered: 0 },
+    wx: emptyWxServerState(opts),
   };
 }
 
@@ -88,7 +92,7 @@ export class SimContext {
   readonly random: Random;
   readonly faultRandom: Random;
   readonly timeScale: number;
-  state: SimState = emptyState();
+  state: SimState;
   readonly certificates: PlatformCertificate[] = [];
   readonly publicKey: (PublicKeyOption & { key: Promise<CryptoKey> }) | null;
   readonly merchantKey: Promise<CryptoKey>;
@@ -101,6 +105,7 @@ export class SimContext {
 
   constructor(readonly opts: SimulatorOptions) {
     this.clock = opts.clock;
+    this.state = emptyState(opts);
     this.random = opts.random ?? cryptoRandom;
     this.faultRandom = seededRandom(opts.faultSeed ?? 42);
     this.timeScale = opts.timeScale ?? 0;

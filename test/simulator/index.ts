@@ -18,6 +18,7 @@ import { Notifier, type NotificationInput, type NotificationItem } from "./notif
 import { cancel, pay, registerPay, transactionView } from "./pay";
 import { Pusher, type PushDelivery, type PushMessage, type SealedPush, type SealOptions } from "./push";
 import { registerRefunds, settleDueRefunds, settleRefund } from "./refunds";
+import { registerWxServer, type WxServerSimulator } from "./wxserver";
 import type {
   DeliveryRecord,
   KeyMode,
@@ -38,6 +39,8 @@ export type { NotificationItem, NotificationInput } from "./notifications";
 export type { SigningState } from "./context";
 export type { PushDelivery, PushMessage, PushTamper, PushTarget, SealedPush, SealOptions } from "./push";
 export { PUSH_TAMPERS } from "./push";
+export type { WxServerSimulator } from "./wxserver";
+export type { SimShipping, SimPhoneCode, TradeEvent } from "./wxstate";
 export { RETRY_DELAYS_S } from "./notifications";
 export { BILL_HEADER, BILL_SUMMARY_HEADER } from "./bills";
 
@@ -106,6 +109,9 @@ export interface Simulator {
   useCertificate(serial: string): void;
   certificateSerials(): string[];
 
+  /** Mini-program server APIs (M, N, P): tokens, shipping, receipt/settlement, phone codes. */
+  readonly wx: WxServerSimulator;
+
   /** Forgets every code, user, order, refund, notification, fault and counter. */
   reset(): void;
 }
@@ -134,6 +140,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
   registerRefunds(app, ctx);
   registerCertificates(app, ctx);
   registerBills(app, ctx);
+  const wx = registerWxServer(app, ctx);
   app.notFound((c) =>
     c.req.path.startsWith("/v3/")
       ? errorResponse(ctx, apiError(404, "RESOURCE_NOT_EXISTS", "资源不存在"))
@@ -147,7 +154,7 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     ctx.countCall(req.method, url.pathname);
     const f = ctx.faults.takeApi(req.method, url.pathname);
     if (!f) return app.fetch(req, { signal });
-    return applyApiFault(f, req, signal, url.pathname.startsWith("/sns/"));
+    return applyApiFault(f, req, signal, !url.pathname.startsWith("/v3/"));
   }
 
   async function applyApiFault(f: ActiveFault<ApiFault>, req: Request, signal: AbortSignal | undefined, wx: boolean): Promise<Response> {
@@ -299,8 +306,9 @@ export function createSimulator(options: SimulatorOptions): Simulator {
       sim.setSigning({ activeCertificate: serial });
     },
     certificateSerials: () => ctx.certificates.map((c) => c.serial),
+    wx,
     reset() {
-      ctx.state = emptyState();
+      ctx.state = emptyState(options);
       ctx.faults.clear();
       ctx.notifier.reset();
       ctx.pusher.reset();

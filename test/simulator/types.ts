@@ -53,6 +53,14 @@ export interface SimulatorOptions {
   baseUrl?: string;
   /** Message push (WECHATPAY.md O): where and how to push events; unset = no pushes. */
   push?: PushTarget;
+  /** Lifetime of access tokens from stable_token, seconds (default 7200, WECHATPAY.md M.1). */
+  tokenLifetimeS?: number;
+  /** A payment stays invisible to the shipping APIs this long after it succeeds (default 0; N.2: 10060001). */
+  shippingVisibleAfterMs?: number;
+  /** What is_trade_managed answers (default true). */
+  tradeManaged?: boolean;
+  /** Receives every trade-management event (O.9) the simulator pushes; default: recorded only (`sim.wx.events`). */
+  pushTradeEvent?: (event: Record<string, unknown> & { Event: string; CreateTime: number }) => Promise<void>;
 }
 
 export type TradeState = "NOTPAY" | "SUCCESS" | "CLOSED" | "REFUND";

@@ -46,7 +46,7 @@ export function createHarness(opts: HarnessOptions = {}): Harness {
     sleep: async () => {},
     fulfil: opts.fulfil ?? (async () => {}),
     // Short timeouts so "WeChat hangs" cases finish quickly; the production defaults are 4–5 s.
-    upstream: { loginTimeoutMs: 500, wechatPay: { timeoutMs: 1000 } },
+    upstream: { loginTimeoutMs: 500, wechatPay: { timeoutMs: 1000 }, wechatServerTimeoutMs: 500 },
   };
   const env = { ...baseEnv, ...(opts.env ?? {}) } as Env;
   const app = createApp(deps);

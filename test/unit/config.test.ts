@@ -56,8 +56,20 @@ describe("parseConfig", () => {
     [{ ORDER_TTL_SECONDS: "ten" }, /^ORDER_TTL_SECONDS: must be a whole number/],
     [{ LOGIN_RATE_LIMIT: "-1" }, /^LOGIN_RATE_LIMIT: must be a whole number/],
     [{ LOG_LEVEL: "verbose" }, /^LOG_LEVEL: must be one of debug, info, warn, error$/],
+    [{ WX_TRADE_MANAGED: "yes" }, /^WX_TRADE_MANAGED: must be one of auto, true, false$/],
+    [{ WX_ORDER_JUMP_PATH: "/pages/order/index" }, /^WX_ORDER_JUMP_PATH: must be a mini-program page path/],
+    [{ WX_ORDER_JUMP_PATH: "pages/order index" }, /^WX_ORDER_JUMP_PATH: /],
   ])("rejects %o", (overrides, message) => {
     expect(misconfigured(overrides)).toMatch(message);
+  });
+
+  it("reads WX_TRADE_MANAGED (default auto) and WX_ORDER_JUMP_PATH (default none)", () => {
+    const d = parseConfig({ ...good(), WX_TRADE_MANAGED: undefined, WX_ORDER_JUMP_PATH: undefined });
+    expect(d.tradeManaged).toBe("auto");
+    expect(d.orderJumpPath).toBeNull();
+    const set = parseConfig({ ...good(), WX_TRADE_MANAGED: "false", WX_ORDER_JUMP_PATH: "pages/order/index?from=wx" });
+    expect(set.tradeManaged).toBe("false");
+    expect(set.orderJumpPath).toBe("pages/order/index?from=wx");
   });
 
   it("reads LOG_LEVEL (default info); the entry's logger falls back to info for a value the check rejects", () => {

@@ -1,0 +1,77 @@
+/**
+ * @module wechat/server/client — the client every api.weixin.qq.com server API goes through
+ * (shipping, phone number, message push follow-ups): the access token in the query, errcode
+ * classification (errors.ts), and one retry after a rejected token (WECHATPAY.md M.4/M.5):
+ * compare-and-drop the token that failed, fetch again in normal mode, retry once — a second
+ * rejection is thrown, never looped on (a wrong-account token would loop forever).
+ */
+import type { Config } from "../../config";
+import type { AppDeps } from "../../context";
+import { isTokenError, WxUnknownOutcomeError } from "./errors";
+import { dropAccessToken, getAccessToken, newTokenCache, type TokenCache, type TokenSource } from "./token";
+import { d1TokenStore } from "./token-store";
+import { sendWx } from "./transport";
+
+/** Per attempt; WeChat's server APIs answer in well under a second when healthy. */
+export const DEFAULT_TIMEOUT_MS = 5000;
+export const STABLE_TOKEN_API = "cgi-bin/stable_token";
+
+export interface ServerApi {
+  /** POST `body` to `api` (e.g. `wxa/sec/order/get_order`) with the access token; the answer's object on errcode 0. */
+  call(api: string, body: unknown): Promise<Record<string, unknown>>;
+}
+
+/**
+ * Token caches per isolate: by the deps object (built once per isolate in src/index.ts; one per
+ * harness in tests, so tests never share a cached token) and by API base + AppID.
+ */
+const caches = new WeakMap<object, Map<string, TokenCache>>();
+
+function cacheFor(deps: AppDeps, key: string): TokenCache {
+  let byKey = caches.get(deps);
+  if (!byKey) caches.set(deps, (byKey = new Map()));
+  let c = byKey.get(key);
+  if (!c) byKey.set(key, (c = newTokenCache()));
+  return c;
+}
+
+export function createServerApi(p: { config: Config; deps: AppDeps; d1: D1Database }): ServerApi {
+  const { config, deps } = p;
+  const timeoutMs = deps.upstream?.wechatServerTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const cache = cacheFor(deps, `${config.wxApiBase}|${config.appid}`);
+  const source: TokenSource = {
+    clock: deps.clock,
+    store: d1TokenStore(p.d1, config.appid, () => deps.clock.now()),
+    async fetchToken() {
+      const b = await sendWx(deps, config.wxApiBase, {
+        api: STABLE_TOKEN_API,
+        method: "POST",
+        // Normal mode, always (M.1): force_refresh would invalidate the token everywhere.
+        body: { grant_type: "client_credential", appid: config.appid, secret: config.appSecret, force_refresh: false },
+        timeoutMs,
+      });
+      if (typeof b.access_token !== "string" || b.access_token === "" || typeof b.expires_in !== "number") {
+        throw new WxUnknownOutcomeError(STABLE_TOKEN_API, "not_json");
+      }
+      deps.logger.info("access token fetched", { expiresIn: b.expires_in });
+      return { token: b.access_token, expiresIn: b.expires_in };
+    },
+    warn: (msg, fields) => deps.logger.warn(msg, fields),
+  };
+  const send = (api: string, body: unknown, token: string) =>
+    sendWx(deps, config.wxApiBase, { api, method: "POST", query: { access_token: token }, body, timeoutMs });
+
+  return {
+    async call(api, body) {
+      const token = await getAccessToken(cache, source);
+      try {
+        return await send(api, body, token);
+      } catch (err) {
+        if (!isTokenError(err)) throw err;
+        deps.logger.info("access token rejected; fetching it again and retrying once", { api, errcode: err.errcode });
+        await dropAccessToken(cache, source, token);
+        return await send(api, body, await getAccessToken(cache, source));
+      }
+    },
+  };
+}

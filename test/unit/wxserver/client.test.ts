@@ -1,0 +1,203 @@
+/**
+ * The access token and the server-API client (SPEC §9, WECHATPAY.md M): caching in the isolate
+ * and in D1, refresh before the last 300 s, compare-and-drop + one retry on 40001/40014/42001,
+ * one shared fetch for concurrent callers, normal mode only, nothing secret in the logs.
+ */
+import { env } from "cloudflare:workers";
+import { beforeEach, describe, expect, it } from "vitest";
+import { getConfig } from "../../../src/config";
+import { createServerApi } from "../../../src/wechat/server/client";
+import { WxErrcodeError, WxUnknownOutcomeError } from "../../../src/wechat/server/errors";
+import { cachedTokenOf, MIN_CACHE_MS } from "../../../src/wechat/server/token";
+import { d1TokenStore, tokenKvKey } from "../../../src/wechat/server/token-store";
+import { classifyWxAnswer, ridOf } from "../../../src/wechat/server/transport";
+import { APPID, APPSECRET } from "../../fixtures/keys";
+import { createWorld, type World } from "../../support/world";
+
+const API = "wxa/sec/order/is_trade_managed";
+const BODY = { appid: APPID };
+
+async function forgetStoredToken() {
+  await env.DB.prepare("DELETE FROM kv WHERE key = ?").bind(tokenKvKey(APPID)).run();
+}
+
+/** The world plus a record of every stable_token request body the Worker sent. */
+function setup(): { w: World; api: ReturnType<typeof createServerApi>; tokenBodies: unknown[] } {
+  const tokenBodies: unknown[] = [];
+  const w = createWorld();
+  const simFetch = w.deps.fetch;
+  w.deps.fetch = async (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    if (url.pathname === "/cgi-bin/stable_token") tokenBodies.push(JSON.parse(String(init?.body)));
+    return simFetch(input, init);
+  };
+  return { w, api: apiOf(w), tokenBodies };
+}
+
+const apiOf = (w: World) => createServerApi({ config: getConfig(w.env), deps: w.deps, d1: w.env.DB });
+const calls = (w: World) => w.sim.wx.tokenStats().stableTokenCalls;
+const tokenCalls = (w: World, path = `/${API}`) => w.sim.stats().calls[`POST ${path}`] ?? 0;
+
+beforeEach(forgetStoredToken);
+
+describe("access token cache", () => {
+  it("fetches once in normal mode, then serves the isolate's copy; another isolate reads D1", async () => {
+    const { w, api, tokenBodies } = setup();
+    expect(await api.call(API, BODY)).toMatchObject({ errcode: 0, is_trade_managed: true });
+    await api.call(API, BODY);
+    expect(calls(w)).toBe(1);
+    expect(tokenBodies).toEqual([{ grant_type: "client_credential", appid: APPID, secret: APPSECRET, force_refresh: false }]);
+    // A second isolate (new deps) shares the token through D1, no second stable_token call.
+    const other = createWorld({ sim: {} });
+    other.deps.fetch = w.deps.fetch;
+    await apiOf(other).call(API, BODY);
+    expect(calls(w)).toBe(1);
+  });
+
+  it("20 concurrent calls share one stable_token fetch", async () => {
+    const { w, api } = setup();
+    const results = await Promise.all(Array.from({ length: 20 }, () => api.call(API, BODY)));
+    expect(results).toHaveLength(20);
+    expect(calls(w)).toBe(1);
+  });
+
+  it("refreshes once fewer than 300 s remain, and gets WeChat's next token then", async () => {
+    const { w, api } = setup();
+    await api.call(API, BODY);
+    w.clock.advance(7200_000 - 301_000);
+    await api.call(API, BODY);
+    expect(calls(w)).toBe(1);
+    w.clock.advance(2_000);
+    await api.call(API, BODY);
+    expect(calls(w)).toBe(2);
+    expect(w.sim.wx.tokenStats().issued).toBe(2);
+  });
+
+  it("keeps a 300-second token at least 60 s (expires_in is never below 300)", () => {
+    const t = cachedTokenOf("x", 300, 1_000);
+    expect(t.refreshAt).toBe(1_000 + MIN_CACHE_MS);
+    expect(t.expiresAt).toBe(301_000);
+    expect(cachedTokenOf("x", 7200, 0).refreshAt).toBe(6900_000);
+  });
+
+  it("a stored token that is due for refresh is not used", async () => {
+    const { w, api } = setup();
+    const store = d1TokenStore(env.DB, APPID, () => w.clock.now());
+    await store.save({ token: "stale", expiresAt: w.clock.now() + 200_000, refreshAt: w.clock.now() - 1 });
+    await api.call(API, BODY);
+    expect(calls(w)).toBe(1);
+    expect((await store.load())?.token).not.toBe("stale");
+  });
+});
+
+describe("a token rejected mid-flight", () => {
+  for (const [name, reject, errcode] of [
+    ["expired (42001)", (w: World) => w.sim.wx.expireTokens(), 42001],
+    ["invalidated (40001)", (w: World) => w.sim.wx.invalidateTokens(), 40001],
+  ] as const) {
+    it(`${name}: dropped, fetched again in normal mode, the call retried once`, async () => {
+      const { w, api, tokenBodies } = setup();
+      await api.call(API, BODY);
+      reject(w);
+      expect(await api.call(API, BODY)).toMatchObject({ errcode: 0 });
+      expect(calls(w)).toBe(2);
+      expect(tokenCalls(w)).toBe(3);
+      expect(tokenBodies.every((b) => (b as { force_refresh: unknown }).force_refresh === false)).toBe(true);
+      expect(w.sim.wx.tokenStats().forceRefreshCalls).toBe(0);
+      expect(w.logs.some((l) => l.includes(`"errcode":${errcode}`))).toBe(true);
+    });
+  }
+
+  it("40014 is handled like 40001", async () => {
+    const { w, api } = setup();
+    await api.call(API, BODY);
+    w.sim.addFault({ target: "api", path: `/${API}`, kind: "errcode", errcode: 40014, errmsg: "invalid access_token rid: 1" });
+    expect(await api.call(API, BODY)).toMatchObject({ errcode: 0 });
+    expect(calls(w)).toBe(2);
+  });
+
+  it("20 concurrent callers whose token was invalidated: one refetch, every call retried and answered", async () => {
+    const { w, api } = setup();
+    await api.call(API, BODY);
+    w.sim.wx.invalidateTokens();
+    const results = await Promise.all(Array.from({ length: 20 }, () => api.call(API, BODY)));
+    expect(results.every((r) => r.errcode === 0)).toBe(true);
+    expect(calls(w)).toBe(2);
+  });
+
+  it("a second rejection is thrown, never looped on", async () => {
+    const { w, api } = setup();
+    w.sim.addFault({ target: "api", path: `/${API}`, kind: "errcode", errcode: 40001, count: 5 });
+    await expect(api.call(API, BODY)).rejects.toMatchObject({ errcode: 40001 });
+    expect(tokenCalls(w)).toBe(2);
+  });
+
+  it("compare-and-drop: a late failure of the old token keeps the new one (isolate and D1)", async () => {
+    const { w, api } = setup();
+    await api.call(API, BODY);
+    const old = (await d1TokenStore(env.DB, APPID, () => 0).load())!.token;
+    w.sim.wx.invalidateTokens();
+    await api.call(API, BODY);
+    const fresh = (await d1TokenStore(env.DB, APPID, () => 0).load())!.token;
+    expect(fresh).not.toBe(old);
+    await d1TokenStore(env.DB, APPID, () => 0).drop(old);
+    expect((await d1TokenStore(env.DB, APPID, () => 0).load())!.token).toBe(fresh);
+    await api.call(API, BODY);
+    expect(calls(w)).toBe(2);
+  });
+
+  it("other errcodes (48001, -1) are not token errors: no refetch", async () => {
+    const { w, api } = setup();
+    await api.call(API, BODY);
+    w.sim.addFault({ target: "api", path: `/${API}`, kind: "errcode", errcode: 48001 });
+    await expect(api.call(API, BODY)).rejects.toBeInstanceOf(WxErrcodeError);
+    w.sim.addFault({ target: "api", path: `/${API}`, kind: "errcode", errcode: -1 });
+    await expect(api.call(API, BODY)).rejects.toMatchObject({ errcode: -1 });
+    expect(calls(w)).toBe(1);
+  });
+
+  it("a wrong AppSecret at stable_token is an errcode error naming the API, not the secret", async () => {
+    const w = createWorld({ env: { WX_APPSECRET: "wrong-secret" } });
+    const err = await apiOf(w).call(API, BODY).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WxErrcodeError);
+    expect((err as WxErrcodeError).errcode).toBe(40125);
+    expect((err as Error).message).toContain("cgi-bin/stable_token");
+    expect((err as Error).message).not.toContain("wrong-secret");
+  });
+});
+
+describe("never logged", () => {
+  it("no access token, AppSecret or token URL in any log line", async () => {
+    const { w, api } = setup();
+    await api.call(API, BODY);
+    w.sim.wx.invalidateTokens();
+    await api.call(API, BODY);
+    w.sim.addFault({ target: "api", path: `/${API}`, kind: "timeout", ms: 5_000 });
+    await expect(api.call(API, BODY)).rejects.toBeInstanceOf(WxUnknownOutcomeError);
+    const tokens = (await env.DB.prepare("SELECT value FROM kv WHERE key = ?").bind(tokenKvKey(APPID)).first<{ value: string }>())!;
+    const token = (JSON.parse(tokens.value) as { token: string }).token;
+    const all = w.logs.join("\n");
+    expect(all).not.toContain(token.slice(3, 40));
+    expect(all).not.toContain(APPSECRET);
+    expect(all).not.toContain("access_token=");
+  });
+});
+
+describe("answers", () => {
+  it("classifies errcode 0 / absent as success, non-zero as WxErrcodeError with rid, 5xx and non-JSON as unknown", () => {
+    expect(classifyWxAnswer("a", 200, '{"errcode":0,"x":1}')).toEqual({ errcode: 0, x: 1 });
+    expect(classifyWxAnswer("a", 200, '{"access_token":"t"}')).toEqual({ access_token: "t" });
+    const e = (() => {
+      try {
+        classifyWxAnswer("a", 200, '{"errcode":40001,"errmsg":"invalid credential, rid: 6492d5f3-1a2b"}');
+      } catch (err) {
+        return err as WxErrcodeError;
+      }
+    })();
+    expect(e).toMatchObject({ errcode: 40001, rid: "6492d5f3-1a2b", code: "errcode_40001" });
+    expect(() => classifyWxAnswer("a", 502, "{}")).toThrow(WxUnknownOutcomeError);
+    expect(() => classifyWxAnswer("a", 200, "<html>")).toThrow(WxUnknownOutcomeError);
+    expect(() => classifyWxAnswer("a", 200, "[1]")).toThrow(WxUnknownOutcomeError);
+    expect(ridOf("no rid here")).toBeNull();
+  });
+});
