@@ -18,6 +18,7 @@ export const ERROR_STATUS = {
   idempotency_conflict: 409,
   order_not_payable: 409,
   refund_not_allowed: 409,
+  not_shippable: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
@@ -42,16 +43,27 @@ export class AppError extends Error {
   constructor(
     code: ErrorCode,
     message: string,
-    opts: { retryAfter?: number; cause?: unknown; logFields?: Record<string, unknown> } = {},
+    opts: { retryAfter?: number; cause?: unknown; logFields?: Record<string, unknown>; status?: ContentfulStatusCode } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = "AppError";
     this.code = code;
-    this.status = ERROR_STATUS[code];
+    // `status` only where SPEC gives one code two statuses (STATUS_EXCEPTIONS below).
+    this.status = opts.status ?? ERROR_STATUS[code];
     if (opts.retryAfter !== undefined) this.retryAfter = opts.retryAfter;
     if (opts.logFields !== undefined) this.logFields = opts.logFields;
   }
 }
+
+/**
+ * Codes SPEC answers with another status on some routes: `invalid_code` is 401 at login (the
+ * session could not be established) but 400 for a phone-number code (the session is fine; the
+ * button's code is not) — SPEC §3 and §9.
+ */
+export const STATUS_EXCEPTIONS = { invalidPhoneCode: { code: "invalid_code", status: 400 } } as const;
+
+export const invalidPhoneCode = (message: string) =>
+  new AppError(STATUS_EXCEPTIONS.invalidPhoneCode.code, message, { status: STATUS_EXCEPTIONS.invalidPhoneCode.status });
 
 export const invalidRequest = (message: string) => new AppError("invalid_request", message);
 export const notFound = (what = "resource") => new AppError("not_found", `${what} not found`);

@@ -39,6 +39,8 @@ export const users = sqliteTable("users", {
   unionid: text("unionid"),
   /** base64(iv ‖ AES-GCM ciphertext) of WeChat's session_key, key derived from SESSION_SECRET. */
   sessionKeyEnc: text("session_key_enc").notNull(),
+  /** base64(iv ‖ AES-GCM ciphertext) of the phone number (SPEC §9), same key as session_key; null = never given. */
+  phoneEnc: text("phone_enc"),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
   // -- SPEC §11 (migration 0008) --
@@ -348,4 +350,54 @@ export const wxPushEvents = sqliteTable(
     processedAt: integer("processed_at"),
   },
   (t) => [index("wx_push_events_order").on(t.orderId, t.receivedAt), index("wx_push_events_status").on(t.status, t.receivedAt)],
+);
+
+// ---------------------------------------------------------------------------------------------
+// Shipping-info management (SPEC §9, WECHATPAY.md N)
+// ---------------------------------------------------------------------------------------------
+
+export const SHIPPING_STATUSES = ["NOT_SHIPPED", "UPLOADING", "SHIPPED", "RECEIVED", "SETTLED", "FAILED"] as const;
+export type ShippingStatus = (typeof SHIPPING_STATUSES)[number];
+
+export const LOGISTICS_TYPES = ["express", "same_city", "virtual", "pickup"] as const;
+export type LogisticsType = (typeof LOGISTICS_TYPES)[number];
+
+/**
+ * One shipping record per paid order (a paid order without a row is NOT_SHIPPED). The upload
+ * runs under a lease (`lease_until`) so one runner at a time talks to WeChat for an order.
+ */
+export const shippings = sqliteTable(
+  "shippings",
+  {
+    orderId: text("order_id").primaryKey(),
+    status: text("status", { enum: SHIPPING_STATUSES }).notNull(),
+    logisticsType: text("logistics_type", { enum: LOGISTICS_TYPES }),
+    /** JSON `[{trackingNo, expressCompany, itemDesc, contact}]`: exactly what is (or was) uploaded. */
+    parcels: text("parcels"),
+    isAllDelivered: integer("is_all_delivered", { mode: "boolean" }),
+    /** admin | hook */
+    source: text("source"),
+    idempotencyKey: text("idempotency_key"),
+    requestHash: text("request_hash"),
+    /** Upload attempts for the current shipment. */
+    attempts: integer("attempts").notNull().default(0),
+    /** Uploads WeChat accepted; a payment has one re-ship, so at most 2 (N.2). */
+    uploads: integer("uploads").notNull().default(0),
+    lastError: text("last_error"),
+    /** The last attempt's outcome is unknown (timeout, 5xx): ask get_order before uploading again. */
+    outcomeUnknown: integer("outcome_unknown", { mode: "boolean" }).notNull().default(false),
+    /** The `upload_time` sent (RFC 3339 +08:00); a later upload must carry a later one (N.1). */
+    uploadTime: text("upload_time"),
+    /** When the next upload attempt (UPLOADING) or get_order refresh (SHIPPED/RECEIVED) is due. */
+    nextAttemptAt: integer("next_attempt_at"),
+    leaseUntil: integer("lease_until"),
+    uploadedAt: integer("uploaded_at"),
+    receivedAt: integer("received_at"),
+    settledAt: integer("settled_at"),
+    lastCheckedAt: integer("last_checked_at"),
+    overdueFlaggedAt: integer("overdue_flagged_at"),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("shippings_status_next").on(t.status, t.nextAttemptAt)],
 );

@@ -12,12 +12,14 @@ import { registerDocs } from "./docs";
 import { notifyRoutes } from "./notify";
 import { adminRoutes } from "./admin";
 import { pushRoutes } from "./push";
+import { userRoutes } from "./users";
 
 export function registerRoutes(app: OpenAPIHono<AppEnv>): void {
   app.route("/", healthRoutes);
   app.route("/", authRoutes);
   app.route("/", productRoutes);
   app.route("/", orderRoutes);
+  app.route("/", userRoutes);
   app.route("/", notifyRoutes);
   app.route("/", adminRoutes);
   app.route("/", pushRoutes);

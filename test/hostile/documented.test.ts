@@ -75,6 +75,7 @@ describe("hostile: every documented operation answers only what it documents", (
       "GET /healthz",
       "GET /v1/wx/push",
       "POST /v1/wx/push",
+      "POST /v1/users/me/phone",
     ]) {
       expect(names).toContain(r);
     }

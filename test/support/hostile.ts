@@ -492,6 +492,7 @@ const TABLES = [
   "reconcile_runs",
   "bill_diffs",
   "wx_push_events",
+  "shippings",
 ] as const;
 export type Table = (typeof TABLES)[number];
 
@@ -577,6 +578,9 @@ export class SecretWatch {
   readonly recorded: Recorded[] = [];
   readonly sessionKeys = new Set<string>();
   readonly tokens = new Set<string>();
+  /** Access tokens stable_token issued, and phone numbers getuserphonenumber revealed (SPEC §9). */
+  readonly accessTokens = new Set<string>();
+  readonly phones = new Set<string>();
   responses = 0;
 
   constructor(private readonly w: World) {
@@ -591,6 +595,10 @@ export class SecretWatch {
         this.tokens.add(token);
         allowed.add(token);
       }
+      // Its owner gets the number back once, from this route only.
+      if (req.url.endsWith("/v1/users/me/phone") && res.status === 200) {
+        allowed.add((JSON.parse(text) as { phone: { purePhoneNumber: string } }).phone.purePhoneNumber);
+      }
       const headers = [...res.headers].map(([k, v]) => `${k}: ${v}`).join("\n");
       this.recorded.push({ what: `response to ${req.method} ${req.url.slice(0, 120)} (${res.status})`, text: `${res.status}\n${headers}\n\n${text}`, allowed });
       return res;
@@ -599,6 +607,15 @@ export class SecretWatch {
     w.deps.fetch = async (input, init) => {
       const res = await outbound(input, init);
       const url = input instanceof Request ? input.url : String(input);
+      if (url.includes("/cgi-bin/stable_token") || url.includes("/wxa/business/getuserphonenumber")) {
+        try {
+          const body = (await res.clone().json()) as { access_token?: string; phone_info?: { purePhoneNumber?: string } };
+          if (body.access_token) this.accessTokens.add(body.access_token);
+          if (body.phone_info?.purePhoneNumber) this.phones.add(body.phone_info.purePhoneNumber);
+        } catch {
+          /* a fault's non-JSON answer */
+        }
+      }
       if (url.includes("/sns/jscode2session")) {
         try {
           const body = (await res.clone().json()) as { session_key?: string };
@@ -626,6 +643,8 @@ export class SecretWatch {
     out.push(["WX_PUSH_TOKEN", keys.PUSH_TOKEN], ["WX_PUSH_AES_KEY", keys.PUSH_AES_KEY], ["WX_PUSH_AES_KEY_PREVIOUS", keys.PUSH_AES_KEY_OLD]);
     for (const p of this.w.sim.pushes) out.push(["decrypted push", p.message]);
     for (const k of this.sessionKeys) out.push(["session_key", k]);
+    for (const t of this.accessTokens) out.push(["access token", t], ["access token (middle)", t.slice(20, 60)]);
+    for (const p of this.phones) out.push(["phone number", p]);
     for (const t of this.tokens) {
       out.push(["session token", t]);
       // The signature alone identifies the token too (a log that cuts the token still leaks it).
@@ -672,6 +691,10 @@ export class SecretWatch {
     const dynamic = new Map<string, string>();
     for (const t of this.tokens) dynamic.set(t.split(".")[2]!, "session token");
     for (const k of this.sessionKeys) dynamic.set(k, "session_key");
+    for (const t of this.accessTokens) dynamic.set(t, "access token");
+    for (const p of this.phones) {
+      for (const r of all) if (r.text.includes(p) && !r.allowed.has(p)) leaks.push(`phone number in ${r.what}`);
+    }
     const runs = /[A-Za-z0-9_\-+/=]{20,}/g;
     for (const r of all) {
       for (const m of r.text.matchAll(runs)) {

