@@ -20,6 +20,7 @@ describe("API documentation", () => {
         "POST /admin/orders/{id}/refunds", "GET /admin/refunds/{id}", "POST /admin/reconcile", "GET /admin/bills/{date}",
         "POST /admin/users/{id}/revoke-sessions", "GET /healthz", "GET /openapi.json", "GET /docs",
         "GET /v1/wx/push", "POST /v1/wx/push",
+        "POST /v1/users/me/phone",
       ].sort(),
     );
   });

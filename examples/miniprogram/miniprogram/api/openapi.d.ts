@@ -563,6 +563,100 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/users/me/phone": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Exchange a getPhoneNumber code for the user's phone number (stored encrypted) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["PhoneRequest"];
+                };
+            };
+            responses: {
+                /** @description the number, as WeChat verified it */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["PhoneResponse"];
+                    };
+                };
+                /** @description invalid_request, invalid_code (40029: ask the user to tap the button again; never retried) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description unauthorized */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description upstream_unavailable */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -631,6 +725,18 @@ export interface components {
         OrderWithPayment: {
             order: components["schemas"]["Order"];
             payment: components["schemas"]["RequestPayment"];
+        };
+        PhoneRequest: {
+            /** @description e.detail.code of <button open-type="getPhoneNumber">, not a wx.login code */
+            code: string;
+        };
+        PhoneResponse: {
+            phone: {
+                /** @example 86 */
+                countryCode: string;
+                /** @example 13800138000 */
+                purePhoneNumber: string;
+            };
         };
         Product: {
             /** @example CNY */
