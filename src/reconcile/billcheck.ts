@@ -56,15 +56,18 @@ export async function runBillCheck(
     if (opts.trigger === "cron" && Number(state.get(KV_RETRY_AT) ?? 0) > now) return { status: "waiting", billDate: date };
   }
   stats.scanned++;
+  // The retry timer paces the cron's check of the due date only: an operator asking for another
+  // date (not out yet, or failing) must not make the cron wait with yesterday's bill.
+  const pacesCron = date === dueBillDate(now);
   try {
     const summary = await checkDate(ctx, date);
-    if (summary.status === "not_ready") await writeKv(ctx, [[KV_RETRY_AT, String(now + RETRY_MS)]]);
+    if (summary.status === "not_ready" && pacesCron) await writeKv(ctx, [[KV_RETRY_AT, String(now + RETRY_MS)]]);
     else if (summary.diffs && Object.keys(summary.diffs).length > 0) stats.changed++;
     return summary;
   } catch (err) {
     stats.failed++;
     ctx.fail("bill", date, err);
-    await writeKv(ctx, [[KV_RETRY_AT, String(now + RETRY_MS)]]).catch(() => {});
+    if (pacesCron) await writeKv(ctx, [[KV_RETRY_AT, String(now + RETRY_MS)]]).catch(() => {});
     return { status: "failed", billDate: date };
   }
 }

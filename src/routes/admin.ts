@@ -13,6 +13,7 @@ import { ORDER_STATUSES } from "../db/schema";
 import { AppError } from "../errors";
 import { billCheckOf } from "../reconcile/billcheck";
 import { runReconciliation } from "../reconcile/job";
+import { shanghaiDayBounds } from "../reconcile/schedule";
 import { getRefund } from "../refunds/repository";
 import { RefundSchema, serializeRefund } from "../refunds/serialize";
 import { createRefund } from "../refunds/service";
@@ -28,7 +29,11 @@ const guard = { security: bearerAuth, middleware: [adminAuth] };
 const ADMIN_AUTH_ERRORS = ["unauthorized", "rate_limited"] as const;
 
 const IdParams = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" } }) });
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
+/** A calendar date (YYYY-MM-DD): 2026-13-45 has the shape but is no day a bill exists for. */
+const BillDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, "expected YYYY-MM-DD")
+  .refine((d) => shanghaiDayBounds(d) !== null, "not a calendar date");
 
 const ListQuery = z.object({
   status: z.enum(ORDER_STATUSES).optional().openapi({ param: { name: "status", in: "query" } }),
@@ -132,7 +137,7 @@ const reconcileRoute = createRoute({
   ...guard,
   request: {
     query: z.object({
-      billDate: z.string().regex(DATE).optional().openapi({ param: { name: "billDate", in: "query" }, description: "also check this day's trade bill now (YYYY-MM-DD)" }),
+      billDate: BillDate.optional().openapi({ param: { name: "billDate", in: "query" }, description: "also check this day's trade bill now (YYYY-MM-DD)" }),
     }),
   },
   responses: { 200: { description: "the run's report", content: json(z.object({ report: ReportSchema })) }, ...errorResponses("invalid_request", ...ADMIN_AUTH_ERRORS) },
@@ -144,7 +149,7 @@ const billRoute = createRoute({
   tags,
   summary: "The daily trade-bill check of one date and the differences it found",
   ...guard,
-  request: { params: z.object({ date: z.string().regex(DATE).openapi({ param: { name: "date", in: "path" }, example: "2026-11-28" }) }) },
+  request: { params: z.object({ date: BillDate.openapi({ param: { name: "date", in: "path" }, example: "2026-11-28" }) }) },
   responses: {
     200: {
       description: "check summary (null if that date was never checked) and differences",

@@ -90,6 +90,23 @@ describe("daily bill check", () => {
     expect((await runJob(w, { trigger: "cron" })).bill).toEqual({ status: "not_ready", billDate: "2026-12-04" });
   });
 
+  it("an operator's check of another date (not out yet, or failing) does not make the cron wait with the due one", async () => {
+    const w = createWorld();
+    // Storage is shared by this file's tests: a day after the previous test's retry timer.
+    w.clock.set(Date.UTC(2026, 11, 6, 2, 31)); // 2026-12-06 10:31 in Shanghai: 2026-12-05 is due
+    expect((await runJob(w, { trigger: "admin", billDate: "2026-12-06" })).bill).toEqual({ status: "not_ready", billDate: "2026-12-06" });
+    const original = w.deps.fetch;
+    w.deps.fetch = async (input, init) => {
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      return url.pathname === "/v3/bill/tradebill" ? new Response("no", { status: 500 }) : original(input, init);
+    };
+    expect((await runJob(w, { trigger: "admin", billDate: "2026-11-20" })).bill).toEqual({ status: "failed", billDate: "2026-11-20" });
+    w.deps.fetch = original;
+    w.clock.advance(60_000);
+    // Before the fix both answers above set bill_check.retry_at: this run answered "waiting".
+    expect((await runJob(w, { trigger: "cron" })).bill).toEqual({ status: "not_ready", billDate: "2026-12-05" });
+  });
+
   it("a download whose SHA-1 differs from the announced one is not used (failed, recorded)", async () => {
     const w = createWorld();
     await paidOrder(w);
