@@ -53,6 +53,8 @@ export interface Vars {
   user: SessionUser;
   /** The CSP nonce of an HTML response (routes/security.ts). */
   cspNonce: string;
+  /** The console session of this request (null: none), once looked at (console/session.ts). */
+  consoleSession: import("./console/session").ConsoleSession | null;
 }
 
 export type AppEnv = { Bindings: Env; Variables: Vars };

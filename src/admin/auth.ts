@@ -3,6 +3,9 @@
  * <ADMIN_TOKEN>` for `/admin/*`, and `checkAdminCredential` — THE function the bearer middleware
  * and the console's sign-in form both call, so they share one failure throttle.
  *
+ * With no Authorization header, the console's session cookie (SPEC §10) is accepted instead; a
+ * cookie-authenticated state change must also pass the forgery checks (console/forgery.ts).
+ *
  * The presented token is compared with `timingSafeEqual` (time depends only on the lengths),
  * so the answer time does not reveal how much of a guess was right. Missing, malformed or
  * wrong → 401 `unauthorized`, the same message for all three, and a `warn` line with the
@@ -18,6 +21,8 @@ import { AppError } from "../errors";
 import { rateLimitAddress } from "../lib/address";
 import { timingSafeEqual } from "../lib/encoding";
 import { isExhausted, rateLimited, takeHit } from "../lib/ratelimit";
+import { assertNotForged } from "../console/forgery";
+import { consoleSessionOf } from "../console/session";
 
 const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/;
 
@@ -63,6 +68,14 @@ export async function checkAdminCredential(c: Context<AppEnv>, presented: string
 }
 
 export const adminAuth = createMiddleware<AppEnv>(async (c, next) => {
-  await checkAdminCredential(c, bearerToken(c.req.header("authorization")));
+  const header = c.req.header("authorization");
+  if (header === undefined) {
+    const session = await consoleSessionOf(c);
+    if (session) {
+      await assertNotForged(c, session);
+      return next();
+    }
+  }
+  await checkAdminCredential(c, bearerToken(header));
   await next();
 });

@@ -78,6 +78,8 @@ export const products = sqliteTable(
     active: integer("active", { mode: "boolean" }).notNull().default(true),
     sort: integer("sort").notNull().default(0),
     createdAt: integer("created_at").notNull(),
+    /** Last edit through the admin API (null: never edited). */
+    updatedAt: integer("updated_at"),
   },
   (t) => [check("products_price_positive", sql`${t.price} > 0`)],
 );
@@ -140,6 +142,9 @@ export const orders = sqliteTable(
     index("orders_next_check").on(t.nextCheckAt),
     // -- SPEC §11 (migration 0008): unpaid orders counted per user on every create --
     index("orders_user_status").on(t.userId, t.status),
+    // The console: search by openid, and the paid-money aggregates (SPEC §10).
+    index("orders_openid_created").on(t.openid, t.createdAt, t.id),
+    index("orders_paid_at").on(t.paidAt),
     check("orders_amount_positive", sql`${t.amount} > 0`),
     check("orders_refunded_range", sql`${t.refundedAmount} >= 0 AND ${t.refundedAmount} <= ${t.amount}`),
   ],
@@ -209,8 +214,14 @@ export const flags = sqliteTable(
     detail: text("detail"),
     at: integer("at").notNull(),
     resolvedAt: integer("resolved_at"),
+    /** What the operator wrote when resolving it (console / POST /admin/flags/:id/resolve). */
+    resolutionNote: text("resolution_note"),
   },
-  (t) => [index("flags_order").on(t.orderId, t.at), index("flags_at").on(t.at)],
+  (t) => [
+    index("flags_order").on(t.orderId, t.at),
+    index("flags_at").on(t.at),
+    index("flags_resolved_at").on(t.resolvedAt, t.at),
+  ],
 );
 
 export const refunds = sqliteTable(
@@ -247,6 +258,7 @@ export const refunds = sqliteTable(
     uniqueIndex("refunds_order_idempotency").on(t.orderId, t.idempotencyKey),
     index("refunds_order").on(t.orderId, t.createdAt),
     index("refunds_status_check").on(t.status, t.nextCheckAt),
+    index("refunds_status_settled").on(t.status, t.settledAt),
     check("refunds_amount_positive", sql`${t.amount} > 0`),
   ],
 );

@@ -34,8 +34,8 @@ export function nextRefundCheck(now: number, createdAt: number): number {
 /** After an item failed (timeout, 5xx, D1 hiccup): try it again in two minutes. */
 export const RETRY_AFTER_FAILURE_MS = 2 * MINUTE;
 
-const SHANGHAI_OFFSET_MS = 8 * 3600_000;
-const DAY_MS = 86_400_000;
+export const SHANGHAI_OFFSET_MS = 8 * 3600_000;
+export const DAY_MS = 86_400_000;
 /** WeChat publishes day D's bill after ~10:00 on D+1 (I.2); we start at 10:30 Asia/Shanghai. */
 export const BILL_READY_AFTER_MS = 10.5 * 3600_000;
 

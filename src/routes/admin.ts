@@ -20,13 +20,26 @@ import { createRefund } from "../refunds/service";
 import type { RefundServiceCtx } from "../refunds/submit";
 import { createWechatPay } from "../wechat/pay";
 import { OrderSchema } from "./orders";
-import { bearerAuth, BODY_ERRORS, errorResponses, requiredIdempotencyHeaders } from "./schemas";
+import { adminSecurity, BODY_ERRORS, errorResponses, requiredIdempotencyHeaders } from "./schemas";
 
 const json = <T>(schema: T) => ({ "application/json": { schema } });
 const tags = ["admin"];
-const guard = { security: bearerAuth, middleware: [adminAuth] };
+export const guard = { security: adminSecurity, middleware: [adminAuth] };
 /** What admin authentication itself can answer: a wrong token, or too many wrong ones from this address. */
-const ADMIN_AUTH_ERRORS = ["unauthorized", "rate_limited"] as const;
+export const ADMIN_AUTH_ERRORS = ["unauthorized", "rate_limited"] as const;
+const AdminOrderSchema = OrderSchema.extend({ openid: z.string().openapi({ description: "the payer" }) }).openapi("AdminOrder");
+
+export const FlagSchema = z
+  .object({
+    id: z.number().int(),
+    orderId: z.string().nullable(),
+    kind: z.string(),
+    detail: z.unknown().openapi({ type: "object", description: "JSON context (free form)" }),
+    at: z.string(),
+    resolvedAt: z.string().nullable(),
+    note: z.string().nullable().openapi({ description: "what the operator wrote when resolving it" }),
+  })
+  .openapi("Flag");
 
 const IdParams = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" } }) });
 /** A calendar date (YYYY-MM-DD): 2026-13-45 has the shape but is no day a bill exists for. */
@@ -35,8 +48,14 @@ const BillDate = z
   .regex(/^\d{4}-\d{2}-\d{2}$/, "expected YYYY-MM-DD")
   .refine((d) => shanghaiDayBounds(d) !== null, "not a calendar date");
 
-const ListQuery = z.object({
+export const OrderFilterQuery = z.object({
   status: z.enum(ORDER_STATUSES).optional().openapi({ param: { name: "status", in: "query" } }),
+  q: z.string().trim().max(128).optional().openapi({ param: { name: "q", in: "query" }, description: "exactly an order id, out_trade_no, transaction_id or openid" }),
+  from: z.string().regex(DATE).optional().openapi({ param: { name: "from", in: "query" }, description: "created on or after this Asia/Shanghai date (YYYY-MM-DD)" }),
+  to: z.string().regex(DATE).optional().openapi({ param: { name: "to", in: "query" }, description: "created on or before this Asia/Shanghai date (YYYY-MM-DD)" }),
+});
+
+const ListQuery = OrderFilterQuery.extend({
   limit: z.coerce.number().int().min(1).max(100).default(20).openapi({ param: { name: "limit", in: "query" } }),
   cursor: z.string().min(1).max(200).optional().openapi({ param: { name: "cursor", in: "query" } }),
 });
@@ -45,11 +64,11 @@ const Anything = z.unknown().openapi({ type: "object", description: "JSON contex
 
 const OrderDetail = z
   .object({
-    order: OrderSchema,
+    order: AdminOrderSchema,
     history: z.array(z.object({ from: z.string(), to: z.string(), source: z.string(), at: z.string(), detail: Anything })),
     refunds: z.array(RefundSchema),
     notifications: z.array(z.object({ id: z.string(), eventType: z.string(), receivedAt: z.string(), outcome: z.string() })),
-    flags: z.array(z.object({ kind: z.string(), detail: Anything, at: z.string(), resolvedAt: z.string().nullable() })),
+    flags: z.array(FlagSchema),
     fulfilment: z
       .object({ status: z.string(), attempts: z.number().int(), lastError: z.string().nullable(), nextAttemptAt: z.string(), doneAt: z.string().nullable() })
       .nullable(),
@@ -87,7 +106,7 @@ const listRoute = createRoute({
   ...guard,
   request: { query: ListQuery },
   responses: {
-    200: { description: "a page of orders", content: json(z.object({ orders: z.array(OrderSchema), nextCursor: z.string().nullable() })) },
+    200: { description: "a page of orders", content: json(z.object({ orders: z.array(AdminOrderSchema), nextCursor: z.string().nullable() })) },
     ...errorResponses("invalid_request", ...ADMIN_AUTH_ERRORS),
   },
 });
@@ -115,7 +134,7 @@ const refundRoute = createRoute({
   responses: {
     201: { description: "refund accepted (PROCESSING, or already settled)", content: json(z.object({ refund: RefundSchema })) },
     200: { description: "repeat with the same Idempotency-Key and body: the same refund", content: json(z.object({ refund: RefundSchema })) },
-    ...errorResponses(...BODY_ERRORS, ...ADMIN_AUTH_ERRORS, "not_found", "refund_not_allowed", "idempotency_conflict", "payment_provider_error"),
+    ...errorResponses(...BODY_ERRORS, ...ADMIN_AUTH_ERRORS, "forbidden", "not_found", "refund_not_allowed", "idempotency_conflict", "payment_provider_error"),
   },
 });
 
@@ -140,7 +159,7 @@ const reconcileRoute = createRoute({
       billDate: BillDate.optional().openapi({ param: { name: "billDate", in: "query" }, description: "also check this day's trade bill now (YYYY-MM-DD)" }),
     }),
   },
-  responses: { 200: { description: "the run's report", content: json(z.object({ report: ReportSchema })) }, ...errorResponses("invalid_request", ...ADMIN_AUTH_ERRORS) },
+  responses: { 200: { description: "the run's report", content: json(z.object({ report: ReportSchema })) }, ...errorResponses("invalid_request", ...ADMIN_AUTH_ERRORS, "forbidden") },
 });
 
 const billRoute = createRoute({

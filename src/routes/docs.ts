@@ -14,6 +14,13 @@ export function registerDocs(app: OpenAPIHono<AppEnv>): void {
     scheme: "bearer",
     description: "Session token from POST /v1/auth/login (mini-program routes) or ADMIN_TOKEN (/admin routes)",
   });
+  app.openAPIRegistry.registerComponent("securitySchemes", "consoleSession", {
+    type: "apiKey",
+    in: "cookie",
+    name: "wxe_console",
+    description:
+      "The console's sign-in session (POST /admin/session). A state change authenticated by it also needs the session's CSRF token in X-CSRF-Token and a same-origin Origin header, else 403 forbidden",
+  });
   // The documentation routes document themselves too (SPEC §3 "Operations").
   app.openAPIRegistry.registerPath({
     method: "get",

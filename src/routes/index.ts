@@ -13,6 +13,7 @@ import { notifyRoutes } from "./notify";
 import { adminRoutes } from "./admin";
 import { pushRoutes } from "./push";
 import { userRoutes } from "./users";
+import { adminConsoleRoutes } from "./admin-console";
 
 export function registerRoutes(app: OpenAPIHono<AppEnv>): void {
   app.route("/", healthRoutes);
@@ -23,5 +24,6 @@ export function registerRoutes(app: OpenAPIHono<AppEnv>): void {
   app.route("/", notifyRoutes);
   app.route("/", adminRoutes);
   app.route("/", pushRoutes);
+  app.route("/", adminConsoleRoutes);
   registerDocs(app);
 }

@@ -33,6 +33,8 @@ export function errorResponses(...codes: ErrorCode[]) {
 export const BODY_ERRORS: ErrorCode[] = ["invalid_request", "payload_too_large", "unsupported_media_type"];
 
 export const bearerAuth = [{ bearerAuth: [] }];
+/** Admin routes: the bearer token, or the console's session cookie (+ CSRF token on changes). */
+export const adminSecurity: Record<string, string[]>[] = [{ bearerAuth: [] }, { consoleSession: [] }];
 
 const idempotencyKey = z
   .string()
