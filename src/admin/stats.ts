@@ -64,24 +64,29 @@ export async function statsForDays(db: Db, now: number, days: number): Promise<S
 
   const firstDay = (start + SHANGHAI_OFFSET_MS) / DAY_MS;
   const daily: Stats["daily"] = [];
-  const totals: DayFigures = { orders: 0, paid: 0, gmvPaid: 0, refunded: 0, net: 0 };
   for (let i = 0; i < days; i++) {
     const d = firstDay + i;
     const f: DayFigures = { orders: createdN.get(d) ?? 0, paid: paidN.get(d) ?? 0, gmvPaid: paidFen.get(d) ?? 0, refunded: refundedFen.get(d) ?? 0, net: 0 };
     f.net = f.gmvPaid - f.refunded;
     daily.push({ date: shanghaiDate(d * DAY_MS - SHANGHAI_OFFSET_MS), ...f });
-    for (const k of ["orders", "paid", "gmvPaid", "refunded", "net"] as const) totals[k] += f[k];
   }
   return {
     days,
     from,
     to,
-    totals,
+    totals: sumFigures(daily),
     daily,
     openFlags: Number(flags?.results[0]?.n ?? 0),
     lastRun: runSummary(run?.results[0]),
     lastBillCheck: billSummary(lastDate?.results[0]),
   };
+}
+
+/** The figures of several days added up (the overview's today / 7 / 30 days come from one series). */
+export function sumFigures(days: readonly DayFigures[]): DayFigures {
+  const out: DayFigures = { orders: 0, paid: 0, gmvPaid: 0, refunded: 0, net: 0 };
+  for (const d of days) for (const k of ["orders", "paid", "gmvPaid", "refunded", "net"] as const) out[k] += d[k];
+  return out;
 }
 
 function runSummary(r: Record<string, unknown> | undefined): Stats["lastRun"] {

@@ -75,11 +75,11 @@ const productFields = {
   sort: z.number().int().min(-1_000_000).max(1_000_000).optional(),
 };
 export const PRODUCT_ID = /^[A-Za-z0-9_-]{1,64}$/;
-const ProductCreate = z
+export const ProductCreate = z
   .object({ id: z.string().regex(PRODUCT_ID).optional().openapi({ description: "default: generated (prod_…)" }), ...productFields })
   .strict()
   .openapi("ProductCreate");
-const ProductPatch = z
+export const ProductPatch = z
   .object({ ...productFields, name: productFields.name.optional(), price: productFields.price.optional() })
   .strict()
   .refine((v) => Object.keys(v).length > 0, "send at least one field to change")

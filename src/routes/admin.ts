@@ -194,7 +194,7 @@ const revokeRoute = createRoute({
   responses: { 204: { description: "sessions ended; the user's next login works at once" }, ...errorResponses("invalid_request", ...ADMIN_AUTH_ERRORS, "not_found") },
 });
 
-function refundContext(c: Context<AppEnv>): RefundServiceCtx {
+export function refundContext(c: Context<AppEnv>): RefundServiceCtx {
   const { db, deps, config } = c.var;
   return { db, deps, config, port: createWechatPay({ config, deps, db }).port };
 }

@@ -14,6 +14,8 @@ import { adminRoutes } from "./admin";
 import { pushRoutes } from "./push";
 import { userRoutes } from "./users";
 import { adminConsoleRoutes } from "./admin-console";
+import { consoleRoutes } from "../console/routes";
+import { documentConsole } from "../console/openapi";
 
 export function registerRoutes(app: OpenAPIHono<AppEnv>): void {
   app.route("/", healthRoutes);
@@ -25,5 +27,7 @@ export function registerRoutes(app: OpenAPIHono<AppEnv>): void {
   app.route("/", adminRoutes);
   app.route("/", pushRoutes);
   app.route("/", adminConsoleRoutes);
+  app.route("/admin", consoleRoutes);
+  documentConsole(app);
   registerDocs(app);
 }

@@ -171,7 +171,7 @@ const cancelRouteDef = createRoute({
 });
 
 /** The orders context for one request; WeChat Pay is built only if the request needs it. */
-function ordersContext(c: Context<AppEnv>): OrdersContext {
+export function ordersContext(c: Context<AppEnv>): OrdersContext {
   const { db, deps, config, log, user } = c.var;
   let gateway: PaymentGateway | undefined;
   return {

@@ -128,14 +128,14 @@ describe("GET /admin/orders", () => {
 });
 
 describe("GET /admin/orders/:id", () => {
-  it("returns the order (the mini-program shape), its history, refunds, notifications and flags", async () => {
+  it("returns the order (the mini-program shape plus the payer's openid), its history, refunds, notifications and flags", async () => {
     const w = createWorld();
     const { order, user } = await paidOrder(w);
     const res = await admin(w, "GET", `/admin/orders/${order.id}`);
     expect(res.status).toBe(200);
     const body = (await res.json()) as Record<string, unknown> & { order: unknown; history: { from: string; to: string; source: string; at: string }[]; notifications: { eventType: string; outcome: string }[] };
     const mine = await w.request("GET", `/v1/orders/${order.id}`, { token: user.token });
-    expect(body.order).toEqual(((await mine.json()) as { order: unknown }).order);
+    expect(body.order).toEqual({ ...((await mine.json()) as { order: object }).order, openid: user.openid });
     expect(body.history.map((h) => [h.from, h.to, h.source])).toEqual([
       ["CREATED", "PAYING", "api"],
       ["PAYING", "PAID", "notify"],

@@ -21,6 +21,8 @@ describe("API documentation", () => {
         "POST /admin/users/{id}/revoke-sessions", "GET /healthz", "GET /openapi.json", "GET /docs",
         "GET /v1/wx/push", "POST /v1/wx/push",
         "POST /v1/users/me/phone",
+        "GET /admin/stats", "GET /admin/orders.csv", "GET /admin/flags", "POST /admin/flags/{id}/resolve", "GET /admin/products",
+        "POST /admin/products", "PATCH /admin/products/{id}", "GET /admin/reconcile/runs", "GET /admin", "POST /admin/session", "POST /admin/signout",
       ].sort(),
     );
   });
