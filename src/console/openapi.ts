@@ -26,6 +26,7 @@ export function documentConsole(app: OpenAPIHono<AppEnv>): void {
       303: { description: "signed in: Set-Cookie and redirect to the overview" },
       401: { description: "wrong token (the form again, with the error)", content: html },
       403: { description: "the Origin is not this console's", content: html },
+      413: { description: "payload_too_large: the body is over 64 KiB (the JSON error envelope, as on every route)" },
       429: { description: "too many failed admin authentications from this address (Retry-After)", content: html },
     },
   });

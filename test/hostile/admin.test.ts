@@ -5,6 +5,7 @@
  * bad query params (status=FOO, limit=-1, cursor=garbage) → only the documented 4xx in the error
  * envelope, never a 5xx, nothing written, no WeChat call. Then a secret scan of everything.
  */
+import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import * as keys from "../fixtures/keys";
 import {
@@ -81,6 +82,14 @@ describe("hostile: admin credentials", () => {
       ["POST", "/admin/reconcile", null],
       ["GET", "/admin/bills/2026-11-28", null],
       ["POST", `/admin/users/${payerId}/revoke-sessions`, null],
+      ["GET", "/admin/stats", null],
+      ["GET", "/admin/orders.csv", null],
+      ["GET", "/admin/flags", null],
+      ["POST", "/admin/flags/1/resolve", JSON.stringify({ note: "x" })],
+      ["GET", "/admin/products", null],
+      ["POST", "/admin/products", JSON.stringify({ name: "x", price: 1 })],
+      ["PATCH", "/admin/products/prod_coffee", JSON.stringify({ price: 1 })],
+      ["GET", "/admin/reconcile/runs", null],
     ];
     // Failed authentications are counted per address (rate_limits; 429 past 20 a minute): each
     // route's 16 forgeries come from an address of their own.
@@ -245,6 +254,68 @@ describe("hostile: admin reads and odd params", () => {
     });
     const a = await send(w, "POST", `/admin/reconcile?billDate=9999-12-31`, { body: null, contentType: null }, ADMIN);
     expect(a.status).toBe(200);
+  });
+});
+
+describe("hostile: the console's JSON API", () => {
+  it("generated malformed product and flag bodies → 400/404/409/413/415, nothing written", async () => {
+    const flag = await env.DB.prepare("INSERT INTO flags (order_id, kind, detail, at) VALUES (NULL, 'hostile', '{}', 0) RETURNING id").first<{ id: number }>();
+    const rng = new Rng(SEED + 2);
+    const validProduct = { id: "prod_hostile", name: "Hostile", description: "d", price: 100, active: true, sort: 1 };
+    const productOk = (p: JsonPath, v: unknown) =>
+      (p[0] === "name" && typeof v === "string" && v.trim().length >= 1 && v.trim().length <= 60) ||
+      (p[0] === "description" && typeof v === "string" && v.trim().length <= 300) ||
+      (p[0] === "price" && Number.isSafeInteger(v) && (v as number) >= 1 && (v as number) <= 100_000_000) ||
+      (p[0] === "sort" && Number.isSafeInteger(v) && Math.abs(v as number) <= 1_000_000) ||
+      (p[0] === "active" && typeof v === "boolean") ||
+      (p[0] === "id" && typeof v === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(v));
+    const optional = (p: JsonPath) => p[0] !== "name" && p[0] !== "price";
+    await untouched(w, async () => {
+      for (const c of [...mutateBody(validProduct, rng, 150, { acceptable: productOk, optional }), ...envelopeCases({ price: -1 })]) {
+        expectApiError(await send(w, "POST", "/admin/products", c, ADMIN), [400, 409, 413, 415], `create ${c.label}`);
+      }
+      for (const c of [...mutateBody({ price: 100 }, rng, 60, { acceptable: productOk }), ...envelopeCases({ price: 0 })]) {
+        expectApiError(await send(w, "PATCH", "/admin/products/prod_coffee", c, ADMIN), [400, 413, 415], `patch ${c.label}`);
+      }
+      const noteOk = (p: JsonPath, v: unknown) => p[0] === "note" && typeof v === "string" && v.trim().length >= 1 && v.length <= 500;
+      for (const c of [...mutateBody({ note: "x" }, rng, 60, { acceptable: noteOk }), ...envelopeCases({ note: "" })]) {
+        expectApiError(await send(w, "POST", `/admin/flags/${flag!.id}/resolve`, c, ADMIN), [400, 413, 415], `resolve ${c.label}`);
+      }
+      for (const id of ODD_IDS) {
+        expectApiError(await send(w, "PATCH", `/admin/products/${id}`, { body: '{"price":5}', contentType: JSON_CT }, ADMIN), [400, 404], `patch ${id.slice(0, 40)}`);
+        expectApiError(await send(w, "POST", `/admin/flags/${id}/resolve`, { body: '{"note":"x"}', contentType: JSON_CT }, ADMIN), [400, 404], `resolve ${id.slice(0, 40)}`);
+      }
+    });
+  });
+
+  it("odd filters on stats, CSV, flags and runs → 200 or 400, never 5xx, nothing written", async () => {
+    const rng = new Rng(SEED + 3);
+    const values = oddQueryValues(rng);
+    await untouched(w, async () => {
+      for (let i = 0; i < 120; i++) {
+        const [path, keys] = rng.pick([
+          ["/admin/stats", ["days"]],
+          ["/admin/orders.csv", ["status", "q", "from", "to"]],
+          ["/admin/orders", ["q", "from", "to"]],
+          ["/admin/flags", ["status", "limit", "cursor"]],
+          ["/admin/reconcile/runs", ["limit", "cursor"]],
+        ] as const);
+        const q = Array.from({ length: rng.int(1, 3) }, () => `${rng.pick(keys)}=${rng.pick(values)}`).join("&");
+        const a = await send(w, "GET", `${path}?${q}`, { body: null, contentType: null }, ADMIN);
+        if (a.status !== 200) expectApiError(a, [400], `${path}?${q}`);
+      }
+    });
+  });
+
+  it("forged console cookies never authenticate, never write", async () => {
+    const forged = ["wxe_console=", "wxe_console=x", `wxe_console=${"A".repeat(24)}.9999999999999.${"A".repeat(43)}`, `wxe_console=${keys.ADMIN_TOKEN}`, `wxe_console=${"A".repeat(5000)}`];
+    await untouched(w, async () => {
+      for (const cookie of forged) {
+        expectApiError(await send(w, "GET", "/admin/orders", { body: null, contentType: null }, { cookie }), [401], `cookie ${cookie.slice(0, 40)}`);
+        const page = await send(w, "GET", "/admin/ui/overview", { body: null, contentType: null }, { cookie });
+        expect(page.status, cookie.slice(0, 40)).toBe(303);
+      }
+    });
   });
 });
 

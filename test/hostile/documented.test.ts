@@ -19,6 +19,8 @@ interface Operation {
   documented: Set<number>;
   secured: boolean;
   hasBody: boolean;
+  /** The console's entry points answer HTML (a page or a redirect), not the JSON envelope. */
+  html: boolean;
 }
 
 let w: World;
@@ -33,7 +35,7 @@ beforeAll(async () => {
   await w.sim.flush();
   userToken = j.user.token;
   const doc = (await (await w.request("GET", "/openapi.json")).json()) as {
-    paths: Record<string, Record<string, { responses: Record<string, unknown>; security?: unknown[]; requestBody?: unknown }>>;
+    paths: Record<string, Record<string, { responses: Record<string, unknown>; security?: unknown[]; requestBody?: unknown; tags?: string[] }>>;
   };
   operations = Object.entries(doc.paths).flatMap(([template, ops]) =>
     Object.entries(ops).map(([method, op]) => ({
@@ -42,9 +44,22 @@ beforeAll(async () => {
       documented: new Set(Object.keys(op.responses).map(Number)),
       secured: (op.security?.length ?? 0) > 0,
       hasBody: op.requestBody !== undefined,
+      html: op.tags?.includes("console") ?? false,
     })),
   );
 });
+
+/** A console answer: a redirect to the console, or an HTML page under the console's CSP; never a 5xx. */
+function expectConsoleAnswer(a: Answer, label: string): void {
+  const where = `${label} → ${a.status} ${a.body.slice(0, 200)}`;
+  expect(a.status, where).toBeLessThan(500);
+  if (a.status >= 300 && a.status < 400) {
+    expect(a.headers.get("location"), where).toMatch(/^\/admin\/ui\//);
+    return;
+  }
+  expect(a.headers.get("content-type"), where).toMatch(/^text\/html/);
+  expect(a.headers.get("content-security-policy"), where).toContain("frame-ancestors 'none'");
+}
 
 function fill(template: string, value: string): string {
   return template.replace(/\{[^}]+\}/g, value);
@@ -118,13 +133,19 @@ describe("hostile: every documented operation answers only what it documents", (
         // route that takes no body, and a path the URL parser normalised onto no route at all.
         const appWide = (a.status === 413 && !op.hasBody) || (a.status === 404 && a.body.includes("no route for"));
         if (!op.documented.has(a.status) && !appWide) undocumented.push(`${label} → ${a.status} ${a.body.slice(0, 120)}`);
-        if (op.template === "/v1/pay/notify") expectNotifyFailure(a, [400, 401], label);
+        // The body-size limit answers before any route, in the JSON envelope, console included.
+        if (op.html && !appWide && a.status !== 413) expectConsoleAnswer(a, label);
+        else if (op.template === "/v1/pay/notify") expectNotifyFailure(a, [400, 401], label);
         else expectApiError(a, [400, 401, 404, 409, 413, 415], label);
       }
     }
     expect(sent).toBeGreaterThan(operations.length * 30);
     expect(undocumented).toEqual([]);
     expect(await dbSnapshot(["rate_limits"])).toEqual(before);
+  });
+
+  it("the console's entry points are among them", () => {
+    expect(operations.filter((o) => o.html).map((o) => `${o.method} ${o.template}`).sort()).toEqual(["GET /admin", "POST /admin/session", "POST /admin/signout"]);
   });
 
   it("no secret in any answer or log line of this file", () => {

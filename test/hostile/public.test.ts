@@ -131,7 +131,6 @@ describe("hostile: read-only public routes", () => {
       "/v1/products/",
       "/v1/products/prod_coffee",
       "/v2/orders",
-      "/admin",
       "/admin/",
       "/.env",
       "/.dev.vars",
