@@ -372,6 +372,8 @@ async function main() {
 
   console.log(`\n${green(bold("✓ demo passed"))} ${dim(`— ${stepNo} steps in ${((Date.now() - started) / 1000).toFixed(1)} s`)}`);
   console.log(dim(`  Look around: ${WORKER}/docs (API), ${SIM}/__sim/transactions (what WeChat saw), src/fulfilment/hook.ts (your code).`));
+  const tokenFrom = process.env.ADMIN_TOKEN ? "the ADMIN_TOKEN you exported" : `ADMIN_TOKEN in ${process.env.DEV_VARS ?? ".dev.vars"} (grep ADMIN_TOKEN ${process.env.DEV_VARS ?? ".dev.vars"})`;
+  console.log(`\n${bold("Operator console")}: ${cyan(`${WORKER}/admin`)} — sign in with ${tokenFrom}; this order is at ${cyan(`${WORKER}/admin/ui/orders/${order.id}`)}`);
 }
 
 try {

@@ -9,6 +9,7 @@ export function ensureDevFiles(o: { devVarsPath: string; simConfigPath: string; 
 export function migrateLocal(o?: { env?: NodeJS.ProcessEnv; persistTo?: string; timeoutMs?: number }): void;
 export const DEMO_CATALOGUE: string;
 export function seedDemoCatalogue(o?: { env?: NodeJS.ProcessEnv; persistTo?: string; timeoutMs?: number }): void;
+export function executeLocalSql(o: { env?: NodeJS.ProcessEnv; persistTo?: string; sql: string; timeoutMs?: number }): void;
 export function startSimulator(o: { env: NodeJS.ProcessEnv; simConfigPath: string; simPort: number; stdio?: StdioOptions; detached?: boolean }): ChildProcess;
 export function startWorker(o: {
   env: NodeJS.ProcessEnv;
@@ -34,6 +35,8 @@ export interface TemporarySystem {
   devVarsPath: string;
   /** Process-group leaders: the simulator and wrangler. */
   pids: number[];
+  /** Runs SQL against the system's local D1 (`wrangler d1 execute --local`). */
+  sql(text: string): void;
   stop(): Promise<void>;
 }
 export function startTemporarySystem(o?: { log?: (msg: string) => void; readyTimeoutMs?: number; logLevel?: string }): Promise<TemporarySystem>;

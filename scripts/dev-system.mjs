@@ -62,6 +62,11 @@ export function seedDemoCatalogue(opts = {}) {
   wranglerD1(["execute"], ["--file", DEMO_CATALOGUE], "inserting the demo catalogue (seeds/demo-catalogue.sql)", opts);
 }
 
+/** Runs SQL against the local database (e.g. a test's fixture rows). */
+export function executeLocalSql({ sql, ...opts }) {
+  wranglerD1(["execute"], ["--command", sql], "wrangler d1 execute", { timeoutMs: 60_000, ...opts });
+}
+
 /** Starts the simulator (`node --import tsx scripts/simulator.mjs`). */
 export function startSimulator({ env, simConfigPath, simPort, stdio = ["ignore", "inherit", "inherit"], detached = false }) {
   return spawn(process.execPath, ["--import", "tsx", join(ROOT, "scripts", "simulator.mjs")], {
@@ -252,7 +257,8 @@ export async function startTemporarySystem({ log = () => {}, readyTimeoutMs = 90
     throw new Error(detail);
   }
   log(`system: worker ${workerUrl}, simulator ${simUrl}`);
-  return { workerUrl, simUrl, adminToken: readDevVar(devVarsPath, "ADMIN_TOKEN"), dir, devVarsPath, pids: children.map((c) => c.pid), stop };
+  const sql = (text) => executeLocalSql({ env, persistTo, sql: text });
+  return { workerUrl, simUrl, adminToken: readDevVar(devVarsPath, "ADMIN_TOKEN"), dir, devVarsPath, pids: children.map((c) => c.pid), sql, stop };
 }
 
 async function distinctFreePorts(n) {

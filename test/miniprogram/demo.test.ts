@@ -32,6 +32,8 @@ describe("npm run demo", () => {
     for (const s of ["POST /v1/auth/login → 200", "GET /v1/products → 200", "POST /v1/orders", "POST /__sim/pay → 200", "PAID", "PARTIALLY_REFUNDED"]) {
       expect(out).toContain(s);
     }
+    // It ends by pointing at the console and saying how to sign in (never printing the token).
+    expect(out).toMatch(new RegExp(`Operator console: ${inject("workerUrl")}/admin — sign in with the ADMIN_TOKEN you exported; this order is at ${inject("workerUrl")}/admin/ui/orders/ord_\\w+\\n*$`));
     expect(out).not.toContain(adminToken);
     expect(out).not.toMatch(/eyJ[\w-]{20,}\.[\w-]{20,}/); // no session token in full
   });
