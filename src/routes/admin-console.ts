@@ -12,7 +12,7 @@ import { createProduct, listAllProducts, updateProduct } from "../catalogue/admi
 import type { AppEnv } from "../context";
 import { newId } from "../lib/random";
 import { shanghaiDate } from "../reconcile/schedule";
-import { FlagSchema, guard, OrderFilterQuery } from "./admin";
+import { ADMIN_AUTH_ERRORS, FlagSchema, guard, OrderFilterQuery } from "./admin";
 import { BODY_ERRORS, errorResponses } from "./schemas";
 
 const json = <T>(schema: T) => ({ "application/json": { schema } });
@@ -92,7 +92,7 @@ const statsRoute = createRoute({
   summary: "Orders, paid, GMV, refunds and net for the last N Asia/Shanghai days (today included), daily and in total",
   ...guard,
   request: { query: z.object({ days: z.coerce.number().int().min(1).max(MAX_STATS_DAYS).default(30).openapi(q("days")) }) },
-  responses: { 200: { description: "the figures (integer fen)", content: json(StatsSchema) }, ...errorResponses("invalid_request", "unauthorized") },
+  responses: { 200: { description: "the figures (integer fen)", content: json(StatsSchema) }, ...errorResponses("invalid_request", ...ADMIN_AUTH_ERRORS) },
 });
 
 const csvRoute = createRoute({
@@ -104,7 +104,7 @@ const csvRoute = createRoute({
   request: { query: OrderFilterQuery },
   responses: {
     200: { description: "CSV; X-Truncated: true when more orders matched than it holds", content: { "text/csv": { schema: z.string() } } },
-    ...errorResponses("invalid_request", "unauthorized"),
+    ...errorResponses("invalid_request", ...ADMIN_AUTH_ERRORS),
   },
 });
 
@@ -121,7 +121,7 @@ const flagsRoute = createRoute({
       cursor: z.string().regex(/^\d{1,15}$/).optional().openapi(q("cursor")),
     }),
   },
-  responses: { 200: { description: "a page of flags", content: json(z.object({ flags: z.array(FlagSchema), nextCursor: z.string().nullable() })) }, ...errorResponses("invalid_request", "unauthorized") },
+  responses: { 200: { description: "a page of flags", content: json(z.object({ flags: z.array(FlagSchema), nextCursor: z.string().nullable() })) }, ...errorResponses("invalid_request", ...ADMIN_AUTH_ERRORS) },
 });
 
 const resolveRoute = createRoute({
@@ -136,7 +136,7 @@ const resolveRoute = createRoute({
   },
   responses: {
     200: { description: "the resolved flag", content: json(z.object({ flag: FlagSchema })) },
-    ...errorResponses(...BODY_ERRORS, "unauthorized", "forbidden", "not_found", "conflict"),
+    ...errorResponses(...BODY_ERRORS, ...ADMIN_AUTH_ERRORS, "forbidden", "not_found", "conflict"),
   },
 });
 
@@ -146,7 +146,7 @@ const productsRoute = createRoute({
   tags,
   summary: "The whole catalogue, inactive products included",
   ...guard,
-  responses: { 200: { description: "all products", content: json(z.object({ products: z.array(ProductAdmin) })) }, ...errorResponses("unauthorized") },
+  responses: { 200: { description: "all products", content: json(z.object({ products: z.array(ProductAdmin) })) }, ...errorResponses(...ADMIN_AUTH_ERRORS) },
 });
 
 const createProductRoute = createRoute({
@@ -158,7 +158,7 @@ const createProductRoute = createRoute({
   request: { body: { required: true, content: json(ProductCreate) } },
   responses: {
     201: { description: "the product", content: json(z.object({ product: ProductAdmin })) },
-    ...errorResponses(...BODY_ERRORS, "unauthorized", "forbidden", "conflict"),
+    ...errorResponses(...BODY_ERRORS, ...ADMIN_AUTH_ERRORS, "forbidden", "conflict"),
   },
 });
 
@@ -171,7 +171,7 @@ const patchProductRoute = createRoute({
   request: { params: z.object({ id: z.string().regex(PRODUCT_ID).openapi(p("id")) }), body: { required: true, content: json(ProductPatch) } },
   responses: {
     200: { description: "the product", content: json(z.object({ product: ProductAdmin })) },
-    ...errorResponses(...BODY_ERRORS, "unauthorized", "forbidden", "not_found"),
+    ...errorResponses(...BODY_ERRORS, ...ADMIN_AUTH_ERRORS, "forbidden", "not_found"),
   },
 });
 
@@ -209,7 +209,7 @@ const runsRoute = createRoute({
         }),
       ),
     },
-    ...errorResponses("invalid_request", "unauthorized"),
+    ...errorResponses("invalid_request", ...ADMIN_AUTH_ERRORS),
   },
 });
 

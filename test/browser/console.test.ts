@@ -71,7 +71,7 @@ describe("the console in Chromium", () => {
     expect(cookie.expires * 1000 - Date.now()).toBeGreaterThan(8 * 3600_000 - 120_000);
     expect(cookie.expires * 1000 - Date.now()).toBeLessThanOrEqual(8 * 3600_000 + 5_000);
     const h = res!.headers();
-    expect(h["content-security-policy"]).toMatch(/default-src 'none'.*script-src 'self'.*frame-ancestors 'none'/);
+    expect(h["content-security-policy"]).toMatch(/default-src 'none'; script-src 'nonce-[^']+';.*frame-ancestors 'none'/);
     expect(h["content-security-policy"]).not.toContain("unsafe-inline");
     expect(h["x-content-type-options"]).toBe("nosniff");
     // The script runs (served by the Worker itself), and nothing on the page can read the cookie.
