@@ -51,6 +51,7 @@ button.danger{background:#fff;color:var(--red);border-color:#fbb}
 .split{display:grid;grid-template-columns:2fr 1fr;gap:16px}
 .signin{max-width:380px;margin:12vh auto}.signin form{display:flex;flex-direction:column;gap:12px}
 .chart text{font-size:10px;fill:#86909c}
+.legend{font-size:12px;font-weight:400;margin-left:12px}.legend.paid{color:#07c160}.legend.refunded{color:#ff7d00}
 .pager{display:flex;gap:16px;margin-top:12px}
 ol.timeline{list-style:none;margin:0;padding:0}
 ol.timeline li{padding:6px 0 6px 16px;border-left:2px solid var(--line);position:relative}

@@ -65,6 +65,8 @@ const ProductAdmin = z
   })
   .openapi("AdminProduct");
 
+const ProductAnswer = json(z.object({ product: ProductAdmin }));
+
 /** ¥1,000,000.00 at most: a typo of three extra zeros is refused rather than charged. */
 const MAX_PRICE_FEN = 100_000_000;
 const productFields = {
@@ -157,7 +159,7 @@ const createProductRoute = createRoute({
   ...guard,
   request: { body: { required: true, content: json(ProductCreate) } },
   responses: {
-    201: { description: "the product", content: json(z.object({ product: ProductAdmin })) },
+    201: { description: "the product", content: ProductAnswer },
     ...errorResponses(...BODY_ERRORS, ...ADMIN_AUTH_ERRORS, "forbidden", "conflict"),
   },
 });
@@ -170,7 +172,7 @@ const patchProductRoute = createRoute({
   ...guard,
   request: { params: z.object({ id: z.string().regex(PRODUCT_ID).openapi(p("id")) }), body: { required: true, content: json(ProductPatch) } },
   responses: {
-    200: { description: "the product", content: json(z.object({ product: ProductAdmin })) },
+    200: { description: "the product", content: ProductAnswer },
     ...errorResponses(...BODY_ERRORS, ...ADMIN_AUTH_ERRORS, "forbidden", "not_found"),
   },
 });

@@ -74,7 +74,9 @@ export const OverviewPage: FC<{ p: PageCtx; stats: Stats }> = ({ p, stats }) => 
         <Kpi p={p} id="30" title={p.t("last30")} f={stats.totals} />
       </div>
       <div class="card">
-        <h3 class="muted">{p.t("dailyChart")}</h3>
+        <h3 class="muted">
+          {p.t("dailyChart")} <span class="legend paid">■ {p.t("gmvPaid")}</span> <span class="legend refunded">■ {p.t("refunded")}</span>
+        </h3>
         <Chart daily={stats.daily} />
       </div>
       <div class="facts">
