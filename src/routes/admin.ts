@@ -43,7 +43,7 @@ export const FlagSchema = z
 
 const IdParams = z.object({ id: z.string().min(1).max(64).openapi({ param: { name: "id", in: "path" } }) });
 /** A calendar date (YYYY-MM-DD): 2026-13-45 has the shape but is no day a bill exists for. */
-const BillDate = z
+const CalendarDate = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, "expected YYYY-MM-DD")
   .refine((d) => shanghaiDayBounds(d) !== null, "not a calendar date");
@@ -51,8 +51,8 @@ const BillDate = z
 export const OrderFilterQuery = z.object({
   status: z.enum(ORDER_STATUSES).optional().openapi({ param: { name: "status", in: "query" } }),
   q: z.string().trim().max(128).optional().openapi({ param: { name: "q", in: "query" }, description: "exactly an order id, out_trade_no, transaction_id or openid" }),
-  from: z.string().regex(DATE).optional().openapi({ param: { name: "from", in: "query" }, description: "created on or after this Asia/Shanghai date (YYYY-MM-DD)" }),
-  to: z.string().regex(DATE).optional().openapi({ param: { name: "to", in: "query" }, description: "created on or before this Asia/Shanghai date (YYYY-MM-DD)" }),
+  from: CalendarDate.optional().openapi({ param: { name: "from", in: "query" }, description: "created on or after this Asia/Shanghai date (YYYY-MM-DD)" }),
+  to: CalendarDate.optional().openapi({ param: { name: "to", in: "query" }, description: "created on or before this Asia/Shanghai date (YYYY-MM-DD)" }),
 });
 
 const ListQuery = OrderFilterQuery.extend({
@@ -156,7 +156,7 @@ const reconcileRoute = createRoute({
   ...guard,
   request: {
     query: z.object({
-      billDate: BillDate.optional().openapi({ param: { name: "billDate", in: "query" }, description: "also check this day's trade bill now (YYYY-MM-DD)" }),
+      billDate: CalendarDate.optional().openapi({ param: { name: "billDate", in: "query" }, description: "also check this day's trade bill now (YYYY-MM-DD)" }),
     }),
   },
   responses: { 200: { description: "the run's report", content: json(z.object({ report: ReportSchema })) }, ...errorResponses("invalid_request", ...ADMIN_AUTH_ERRORS, "forbidden") },
@@ -168,7 +168,7 @@ const billRoute = createRoute({
   tags,
   summary: "The daily trade-bill check of one date and the differences it found",
   ...guard,
-  request: { params: z.object({ date: BillDate.openapi({ param: { name: "date", in: "path" }, example: "2026-11-28" }) }) },
+  request: { params: z.object({ date: CalendarDate.openapi({ param: { name: "date", in: "path" }, example: "2026-11-28" }) }) },
   responses: {
     200: {
       description: "check summary (null if that date was never checked) and differences",
