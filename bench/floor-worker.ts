@@ -300,7 +300,13 @@ async function floorGet(db: D1Database, q: URLSearchParams, variant: string): Pr
   const user = q.get("user") ?? "";
   const byId = db.prepare(`select ${ORDER_COLS} from "orders" where ("orders"."id" = ? and "orders"."user_id" = ?) limit ?`).bind(id, user, 1);
   if (variant === "batched") {
-    await db.batch([byId, db.prepare(`select ${ITEM_COLS} from "order_items" where "order_items"."order_id" = ? order by "order_items"."line"`).bind(id), sessionLive(db, user)]);
+    // The Worker's read batch also carries the order's shipping record (SPEC §9): same round trip.
+    await db.batch([
+      byId,
+      db.prepare(`select ${ITEM_COLS} from "order_items" where "order_items"."order_id" = ? order by "order_items"."line"`).bind(id),
+      db.prepare('select "status", "logistics_type" as "logisticsType", "parcels" from "shippings" where "order_id" = ?').bind(id),
+      sessionLive(db, user),
+    ]);
   } else {
     await byId.all();
     await db.prepare(`select ${ITEM_COLS} from "order_items" where "order_items"."order_id" in (?) order by "order_items"."order_id", "order_items"."line"`).bind(id).all();

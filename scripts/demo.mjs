@@ -2,7 +2,8 @@
 // `npm run demo`: a narrated end-to-end run against the locally running system (`npm run dev` in
 // another terminal): log in with a simulator code → list products → create an order → "pay" it in
 // the simulator as wx.requestPayment would → wait for the notification → order PAID and fulfilled →
-// partial refund via the admin API → PARTIALLY_REFUNDED. Every step prints its HTTP exchanges
+// ship it (admin API → WeChat's shipping-info management) → the buyer confirms receipt → WeChat
+// settles (both pushed to /v1/wx/push) → partial refund via the admin API → PARTIALLY_REFUNDED. Every step prints its HTTP exchanges
 // (method, path, status, time, a short body excerpt with tokens and signatures abbreviated).
 // Exits 1 as soon as anything does not behave as documented in SPEC.md §3.
 //
@@ -193,7 +194,7 @@ async function preflight() {
 // The story
 // ---------------------------------------------------------------------------------------------
 async function main() {
-  console.log(bold("wxpay-edge demo: login → order → pay → notification → fulfilment → refund"));
+  console.log(bold("wxpay-edge demo: login → order → pay → notification → fulfilment → ship → receive → settle → refund"));
   console.log(dim(`Worker ${WORKER}   WeChat simulator ${SIM}`));
   const ADMIN = await preflight();
   const admin = { authorization: `Bearer ${ADMIN}` };
@@ -311,7 +312,50 @@ async function main() {
   note(`fulfilment ${detail.fulfilment.status} after ${detail.fulfilment.attempts} attempt(s) at ${detail.fulfilment.doneAt}`);
   ok(`PAID, ${detail.history.length} state change(s), ${detail.notifications.length} notification(s), fulfilled, ${detail.flags.length} flag(s)`);
 
-  // 7 ─ refund
+  // 7 ─ shipping (SPEC §9): ship → the buyer confirms receipt → WeChat settles
+  step("POST /admin/orders/:id/shipping — ship it", "Shipping-info management (发货信息管理): the Worker uploads the parcel to WeChat (upload_shipping_info, with an access token from stable_token).");
+  const shipped = await http(WORKER, "POST", `/admin/orders/${order.id}/shipping`, {
+    body: { logisticsType: "express", parcels: [{ trackingNo: `YT${Date.now()}`, expressCompany: "YTO" }] },
+    headers: { ...admin, "Idempotency-Key": `demo-ship-${randomUUID()}` },
+  });
+  expectStatus(shipped, 202, "ship");
+  let shipping = shipped.json?.shipping;
+  expect(shipping && ["SHIPPED", "UPLOADING"].includes(shipping.status), `ship: status ${shipping?.status} (last error: ${shipping?.lastError})`);
+  const shippingOf = async (want, what) => {
+    for (let i = 0; i < 20 && shipping.status !== want; i += 1) {
+      if (i === 4 && want === "SHIPPED") {
+        note("upload still pending: running the cron job (it retries uploads)");
+        await http(WORKER, "GET", `/cdn-cgi/handler/scheduled?cron=${encodeURIComponent("* * * * *")}`);
+      }
+      await sleep(500);
+      const r = await http(WORKER, "GET", `/admin/orders/${order.id}`, { headers: admin, quiet: i > 0 });
+      expectStatus(r, 200, "admin order");
+      shipping = r.json.shipping;
+    }
+    expect(shipping.status === want, `shipping is ${shipping.status}, expected ${want} (${what}; last error: ${shipping.lastError})`);
+  };
+  await shippingOf("SHIPPED", "WeChat never accepted the upload");
+  const tracked = await http(WORKER, "GET", `/v1/orders/${order.id}`, { headers: auth });
+  expectStatus(tracked, 200, "read order");
+  expect(tracked.json?.order?.shipping?.status === "SHIPPED", "the user's view of the order has no shipping");
+  expect(!JSON.stringify(tracked.json.order.shipping).includes("contact"), "the user's view of shipping carries a contact");
+  ok(`SHIPPED: ${shipping.parcels.map((p) => `${p.expressCompany} ${p.trackingNo}`).join(", ")}; the mini program shows the tracking number`);
+
+  step("The buyer confirms receipt", "In WeChat the buyer taps 确认收货; WeChat pushes trade_manage_order_settlement to /v1/wx/push and the Worker asks get_order (never trusting the push's confirm_receive_method).");
+  await sleep(1_100); // a later CreateTime than the "shipped" push: WeChat's pushes are deduplicated by event, transaction and second
+  const confirmed = await http(SIM, "POST", `/__sim/wx/shipping/${current.transactionId}/confirm-receipt`, { body: {} });
+  expectStatus(confirmed, 200, "simulator confirm receipt");
+  await shippingOf("RECEIVED", "no settlement push reached /v1/wx/push — is message push configured (WX_PUSH_TOKEN, WX_PUSH_AES_KEY)?");
+  ok(`RECEIVED at ${shipping.receivedAt}`);
+
+  step("WeChat settles the payment", "The money leaves the frozen state; another push, another get_order.");
+  await sleep(1_100);
+  const settledAtWechat = await http(SIM, "POST", `/__sim/wx/shipping/${current.transactionId}/settle`, { body: {} });
+  expectStatus(settledAtWechat, 200, "simulator settle");
+  await shippingOf("SETTLED", "no settlement push reached /v1/wx/push");
+  ok(`SETTLED at ${shipping.settledAt}`);
+
+  // 8 ─ refund
   const refundAmount = Math.max(1, Math.floor(order.amount / 3));
   step(`POST /admin/orders/:id/refunds — refund ${refundAmount} of ${order.amount} fen`, "Partial refunds are allowed; the total never exceeds what was paid.");
   const rf = await http(WORKER, "POST", `/admin/orders/${order.id}/refunds`, {
@@ -338,7 +382,7 @@ async function main() {
     ok("settled at WeChat");
   }
 
-  // 8 ─ final state
+  // 9 ─ final state
   step("Wait for PARTIALLY_REFUNDED", "The REFUND.SUCCESS notification updates the refund and the order.");
   const until = Date.now() + PAID_WAIT_MS;
   let final;

@@ -9,11 +9,20 @@ import type { Logger } from "./lib/log";
 import type { Random } from "./lib/random";
 import type { TransportOptions } from "./wechat/pay/client";
 import type * as schema from "./db/schema";
+import type { ShipmentRequest } from "./shipping/request";
 
 export type Db = DrizzleD1Database<typeof schema>;
 
 /** Runs the merchant's fulfilment for a paid order; see src/fulfilment/hook.ts. */
-export type FulfilmentHook = (order: PaidOrderForFulfilment, ctx: { env: Env; logger: Logger }) => Promise<void>;
+export type FulfilmentHook = (order: PaidOrderForFulfilment, ctx: { env: Env; logger: Logger }) => Promise<void | FulfilmentResult>;
+
+export interface FulfilmentResult {
+  /**
+   * Goods the hook delivered itself (e.g. `{ logisticsType: "virtual" }`): recorded as the
+   * order's shipment and uploaded to WeChat once (SPEC §9), unless the order already has one.
+   */
+  shipping?: ShipmentRequest;
+}
 
 export interface PaidOrderForFulfilment {
   id: string;

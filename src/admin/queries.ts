@@ -8,8 +8,12 @@ import type { Db } from "../context";
 import { billDiffs, flags, fulfilments, notifications, orderEvents, orders, type OrderStatus } from "../db/schema";
 import { AppError } from "../errors";
 import { decodeCursor, encodeCursor, toOrderView, type OrderView } from "../orders/format";
-import { findOrderById, itemsForOrders, type OrderRow } from "../orders/repository";
+import { d1Of, findOrderById, itemsForOrders, type OrderRow } from "../orders/repository";
 import { shanghaiDayBounds } from "../reconcile/schedule";
+import type { Config } from "../config";
+import { findShipping } from "../shipping/repository";
+import { adminShipping, type AdminShipping } from "../shipping/view";
+import { maskedPhoneOf } from "../users/phone";
 import { refundsOfOrder } from "../refunds/repository";
 import { serializeRefund, type RefundJson } from "../refunds/serialize";
 
@@ -77,6 +81,10 @@ export interface AdminOrderDetail {
   notifications: { id: string; eventType: string; receivedAt: string; outcome: string }[];
   flags: FlagView[];
   fulfilment: { status: string; attempts: number; lastError: string | null; nextAttemptAt: string; doneAt: string | null } | null;
+  /** SPEC §9: the shipping record (contacts masked); null while the order is not paid. */
+  shipping: AdminShipping | null;
+  /** The buyer's phone number, masked (`138****1234`); null when not shared (or no config given). */
+  buyerPhone: string | null;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -95,10 +103,10 @@ export function parseDetail(s: string | null): unknown {
   }
 }
 
-export async function orderDetailForAdmin(db: Db, orderId: string): Promise<AdminOrderDetail> {
+export async function orderDetailForAdmin(db: Db, orderId: string, config?: Config): Promise<AdminOrderDetail> {
   const order = await findOrderById(db, orderId);
   if (!order) throw new AppError("not_found", "order not found");
-  const [items, events, refundRows, notes, flagRows, fulfilmentRows] = await Promise.all([
+  const [items, events, refundRows, notes, flagRows, fulfilmentRows, shippingRow, buyerPhone] = await Promise.all([
     itemsForOrders(db, [order.id]),
     db.select().from(orderEvents).where(eq(orderEvents.orderId, order.id)).orderBy(asc(orderEvents.id)),
     refundsOfOrder(db, order.id),
@@ -109,6 +117,8 @@ export async function orderDetailForAdmin(db: Db, orderId: string): Promise<Admi
       .orderBy(asc(notifications.receivedAt)),
     db.select().from(flags).where(eq(flags.orderId, order.id)).orderBy(asc(flags.at), asc(flags.id)),
     db.select().from(fulfilments).where(eq(fulfilments.orderId, order.id)),
+    findShipping(d1Of(db), order.id),
+    config ? maskedPhoneOf(db, config, order.userId) : Promise.resolve(null),
   ]);
   const f = fulfilmentRows[0];
   return {
@@ -126,6 +136,8 @@ export async function orderDetailForAdmin(db: Db, orderId: string): Promise<Admi
           doneAt: f.doneAt === null ? null : iso(f.doneAt),
         }
       : null,
+    shipping: adminShipping(order.status, shippingRow),
+    buyerPhone,
   };
 }
 

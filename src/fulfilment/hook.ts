@@ -10,8 +10,15 @@
  * Make external side effects idempotent by `order.id` (e.g. pass it as your own idempotency
  * key): if the Worker dies after your side effect but before the success is recorded, the job
  * runs the hook again.
+ *
+ * Return `{ shipping: {...} }` for goods you delivered yourself — a top-up, a card, a download
+ * (`{ logisticsType: "virtual" }`) — and the shipment is uploaded to WeChat's shipping-info
+ * management once (SPEC §9); physical goods are shipped from `POST /admin/orders/:id/shipping`.
  */
 import type { FulfilmentHook } from "../context";
+
+/** The demo catalogue's one item with nothing to send (the one-fen test item, seeds/demo-catalogue.sql). */
+const VIRTUAL_PRODUCTS = new Set(["prod_cent"]);
 
 export const fulfilOrder: FulfilmentHook = async (order, { logger }) => {
   // Replace this with your business logic: grant the purchased goods, call your warehouse, …
@@ -23,4 +30,7 @@ export const fulfilOrder: FulfilmentHook = async (order, { logger }) => {
     amount: order.amount,
     lines: order.items.length,
   });
+  // Nothing physical to send: tell WeChat it is delivered (virtual goods, logistics_type 3).
+  if (order.items.every((i) => VIRTUAL_PRODUCTS.has(i.productId))) return { shipping: { logisticsType: "virtual" } };
+  return undefined;
 };

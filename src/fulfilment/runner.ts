@@ -18,7 +18,9 @@
  * current claimant's outcome is the one recorded (SPEC §8).
  */
 import { and, asc, eq, inArray, lte, or } from "drizzle-orm";
-import type { AppDeps, Db, PaidOrderForFulfilment } from "../context";
+import { getConfig } from "../config";
+import type { AppDeps, Db, FulfilmentResult, PaidOrderForFulfilment } from "../context";
+import { shipFromHook } from "../shipping/service";
 import { rowsOf } from "../db/rows";
 import { fulfilments } from "../db/schema";
 import { d1Of, ITEM, type ClaimedFulfilment } from "../orders/repository";
@@ -107,9 +109,10 @@ async function runHook(
 ): Promise<FulfilmentOutcome> {
   const d1 = d1Of(db);
   const log = deps.logger.with({ orderId, attempt: attempts });
+  let result: FulfilmentResult | void;
   try {
     if (!order) throw new Error(`order ${orderId} not found`);
-    await deps.fulfil(order, { env, logger: log });
+    result = await deps.fulfil(order, { env, logger: log });
   } catch (err) {
     const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     const later = deps.clock.now();
@@ -124,7 +127,14 @@ async function runHook(
     return "failed";
   }
   const done = await d1.prepare(SQL.done).bind(deps.clock.now(), orderId, attempts).run();
-  return done.meta.changes ? "done" : superseded(log);
+  if (!done.meta.changes) return superseded(log);
+  if (result?.shipping !== undefined && order) {
+    // After DONE: the hook never runs again, and the shipment is recorded once (shipFromHook).
+    await shipFromHook({ db, d1, deps, config: getConfig(env), log }, orderId, result.shipping, order.items, order.userId).catch((err: unknown) =>
+      log.error("shipment from the fulfilment hook failed; the cron retries uploads, or ship it from the admin API", { error: err }),
+    );
+  }
+  return "done";
 }
 
 /** Another runner claimed the row after this one's lease ran out: its outcome is the one that counts. */

@@ -7,6 +7,7 @@ import { fromBase64Url, fromUtf8, sha256Hex, toBase64Url, utf8 } from "../lib/en
 import { randomString, type Random } from "../lib/random";
 import type { OrderItemRow, OrderRow } from "./repository";
 import type { Status } from "./state";
+import type { PublicShipping } from "../shipping/view";
 
 const BEIJING_OFFSET_MS = 8 * 3600_000;
 
@@ -83,6 +84,8 @@ export interface OrderView {
   createdAt: string;
   paidAt: string | null;
   expiresAt: string;
+  /** `GET /v1/orders/:id` only (SPEC §9): null while the order is not paid. */
+  shipping?: PublicShipping | null;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();

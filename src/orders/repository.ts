@@ -17,7 +17,7 @@ import { and, eq, getTableColumns, inArray, isNull, lte, or, sql } from "drizzle
 import type { Db } from "../context";
 import { type BatchGuard, rowCodec, rowsOf } from "../db/rows";
 import { FULFILMENT_LEASE_MS } from "../fulfilment/lease";
-import { type ChangeSource, orderItems, orders } from "../db/schema";
+import { type ChangeSource, type LogisticsType, orderItems, orders, type ShippingStatus } from "../db/schema";
 import type { Status } from "./state";
 
 export type OrderRow = typeof orders.$inferSelect;
@@ -41,6 +41,8 @@ const SQL = {
   byOutTradeNo: `SELECT ${ORDER_COLS} FROM orders WHERE out_trade_no = ? LIMIT 1`,
   byIdempotencyKey: `SELECT ${ORDER_COLS} FROM orders WHERE user_id = ? AND idempotency_key = ? LIMIT 1`,
   itemsOf: `SELECT ${ITEM.columns} FROM order_items WHERE order_id = ? ORDER BY line`,
+  /** What the buyer sees of the order's shipping (SPEC §9), read in the same batch as the order. */
+  shippingOf: 'SELECT status, logistics_type AS "logisticsType", parcels FROM shippings WHERE order_id = ?',
   /** A user's page (newest first) on orders_user_created; `%AFTER%` is the keyset condition or nothing. */
   page: `SELECT ${ORDER_COLS} FROM orders WHERE user_id = ?%AFTER% ORDER BY created_at DESC, id DESC LIMIT ?`,
   pageIds: `SELECT id FROM orders WHERE user_id = ?%AFTER% ORDER BY created_at DESC, id DESC LIMIT ?`,
@@ -59,6 +61,7 @@ export const HOT_READS = {
   byOutTradeNo: SQL.byOutTradeNo,
   byIdempotencyKey: SQL.byIdempotencyKey,
   itemsOf: SQL.itemsOf,
+  shippingOf: SQL.shippingOf,
   pageFirst: PAGE_FIRST,
   pageAfter: PAGE_AFTER,
   itemsOfPageFirst: ITEMS_OF_PAGE_FIRST,
@@ -177,26 +180,35 @@ export async function itemsForOrders(db: Db, orderIds: string[]): Promise<Map<st
   return groupItems(results);
 }
 
+/** The buyer's view of a shipping record's columns (status, logisticsType, parcels JSON). */
+export interface ShippingSummaryRow {
+  status: ShippingStatus;
+  logisticsType: LogisticsType | null;
+  parcels: string | null;
+}
+
 /**
- * The order if it is the user's, with its lines, in ONE D1 round trip (a batch of two reads in
- * one transaction). The lines are read by order id alone and dropped when the order is not the
- * user's, so another user's order yields nothing.
+ * The order if it is the user's, with its lines and its shipping record, in ONE D1 round trip
+ * (a batch of reads in one transaction, with the caller's session guard when given). The lines and the shipping are read by order id
+ * alone and dropped when the order is not the user's, so another user's order yields nothing.
  */
 export async function findOrderWithItemsForUser(
   db: Db,
   id: string,
   userId: string,
   guard?: BatchGuard,
-): Promise<{ order: OrderRow; items: OrderItemRow[] } | undefined> {
+): Promise<{ order: OrderRow; items: OrderItemRow[]; shipping: ShippingSummaryRow | null } | undefined> {
   const d1 = d1Of(db);
-  const [rows, items, checked] = await d1.batch([
+  const [rows, items, shipping, checked] = await d1.batch([
     d1.prepare(SQL.byIdForUser).bind(id, userId),
     d1.prepare(SQL.itemsOf).bind(id),
+    d1.prepare(SQL.shippingOf).bind(id),
     ...(guard ? [guard.statement(d1)] : []),
   ]);
   guard?.verify(checked);
   const order = rowsOf(rows)[0];
-  return order ? { order: ORDER.decode(order), items: ITEM.decodeAll(rowsOf(items)) } : undefined;
+  if (!order) return undefined;
+  return { order: ORDER.decode(order), items: ITEM.decodeAll(rowsOf(items)), shipping: (rowsOf(shipping)[0] as ShippingSummaryRow | undefined) ?? null };
 }
 
 /** Position after which the next page starts: the last row's (createdAt, id). */

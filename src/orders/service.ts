@@ -51,6 +51,7 @@ import {
   releasePrepayLock,
 } from "./repository";
 import { isPaid, isPayable } from "./state";
+import { publicShipping } from "../shipping/view";
 
 /**
  * WeChat keeps a prepay_id valid for 2 h from when it issued it (D.3); we hand it out until 10 min
@@ -377,7 +378,7 @@ export async function getOrder(ctx: OrdersContext, user: SessionUser, orderId: s
       }
     }
   }
-  return toOrderView(order, found.items);
+  return { ...toOrderView(order, found.items), shipping: publicShipping(order.status, found.shipping) };
 }
 
 /**

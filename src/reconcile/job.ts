@@ -10,6 +10,7 @@ import { getConfig } from "../config";
 import type { AppDeps } from "../context";
 import * as schema from "../db/schema";
 import { retryDueFulfilments } from "../fulfilment/runner";
+import { runShippingTasks } from "../shipping/cron";
 import { createWechatPay, type WechatPay } from "../wechat/pay";
 import { runBillCheck } from "./billcheck";
 import { refreshCertificatesIfStale, type CertificateTaskResult } from "./certificates";
@@ -96,6 +97,10 @@ export async function runReconciliation(env: Env, deps: AppDeps, opts: Reconcile
     s.changed += r.done;
     s.failed += r.failed;
   });
+  // After fulfilments, so shipments the hook reported in this run are uploaded by it too.
+  await timed("shipping", (s) =>
+    runShippingTasks({ db, d1: env.DB, deps, config, log: log.with({ task: "shipping" }) }, startedAt, s, (id, err) => ctx.fail("shipping", id, err)),
+  );
   await timed("bill", async (s) => {
     bill = await runBillCheck(ctx, startedAt, s, { force: opts.billDate, trigger: opts.trigger });
   });

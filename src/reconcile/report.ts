@@ -7,7 +7,7 @@ import type { Db } from "../context";
 import { reconcileRuns } from "../db/schema";
 import type { ItemError } from "./context";
 
-export const TASKS = ["payingOrders", "expiredOrders", "refunds", "certificates", "fulfilments", "bill"] as const;
+export const TASKS = ["payingOrders", "expiredOrders", "refunds", "certificates", "fulfilments", "shipping", "bill"] as const;
 export type TaskName = (typeof TASKS)[number];
 
 export interface TaskStats {

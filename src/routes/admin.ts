@@ -20,6 +20,7 @@ import { createRefund } from "../refunds/service";
 import type { RefundServiceCtx } from "../refunds/submit";
 import { createWechatPay } from "../wechat/pay";
 import { OrderSchema } from "./orders";
+import { AdminShippingSchema } from "./shipping";
 import { adminSecurity, BODY_ERRORS, errorResponses, requiredIdempotencyHeaders } from "./schemas";
 
 const json = <T>(schema: T) => ({ "application/json": { schema } });
@@ -72,6 +73,8 @@ const OrderDetail = z
     fulfilment: z
       .object({ status: z.string(), attempts: z.number().int(), lastError: z.string().nullable(), nextAttemptAt: z.string(), doneAt: z.string().nullable() })
       .nullable(),
+    shipping: AdminShippingSchema.nullable().openapi({ description: "null while the order is not paid" }),
+    buyerPhone: z.string().nullable().openapi({ description: "the buyer's phone number, masked (138****1234), if shared" }),
   })
   .openapi("AdminOrderDetail");
 
@@ -205,7 +208,7 @@ export const adminRoutes = new OpenAPIHono<AppEnv>()
     return c.json(await listOrdersForAdmin(c.var.db, q), 200);
   })
   .openapi(detailRoute, async (c) => {
-    const detail = await orderDetailForAdmin(c.var.db, c.req.valid("param").id);
+    const detail = await orderDetailForAdmin(c.var.db, c.req.valid("param").id, c.var.config);
     return c.json(detail as z.infer<typeof OrderDetail>, 200);
   })
   .openapi(refundRoute, async (c) => {

@@ -16,6 +16,7 @@ import { userRoutes } from "./users";
 import { adminConsoleRoutes } from "./admin-console";
 import { consoleRoutes } from "../console/routes";
 import { documentConsole } from "../console/openapi";
+import { shippingRoutes } from "./shipping";
 
 export function registerRoutes(app: OpenAPIHono<AppEnv>): void {
   app.route("/", healthRoutes);
@@ -23,6 +24,7 @@ export function registerRoutes(app: OpenAPIHono<AppEnv>): void {
   app.route("/", productRoutes);
   app.route("/", orderRoutes);
   app.route("/", userRoutes);
+  app.route("/", shippingRoutes);
   app.route("/", notifyRoutes);
   app.route("/", adminRoutes);
   app.route("/", pushRoutes);

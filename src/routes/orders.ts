@@ -9,7 +9,7 @@ import { sessionGuard } from "../auth/session";
 import type { AppEnv } from "../context";
 import { runFulfilment } from "../fulfilment/runner";
 import { cancelOrder, createOrder, getOrder, listOrders, type OrdersContext, payOrder, type PaymentGateway } from "../orders/service";
-import { ORDER_STATUSES } from "../db/schema";
+import { LOGISTICS_TYPES, ORDER_STATUSES, SHIPPING_STATUSES } from "../db/schema";
 import { createWechatPay } from "../wechat/pay";
 import { bearerAuth, BODY_ERRORS, errorResponses, idempotencyHeaders } from "./schemas";
 
@@ -59,6 +59,15 @@ export const OrderSchema = z
     createdAt: z.string().openapi({ format: "date-time" }),
     paidAt: z.string().nullable().openapi({ format: "date-time" }),
     expiresAt: z.string().openapi({ format: "date-time" }),
+    shipping: z
+      .object({
+        status: z.enum(SHIPPING_STATUSES),
+        logisticsType: z.enum(LOGISTICS_TYPES).nullable(),
+        parcels: z.array(z.object({ trackingNo: z.string().nullable(), expressCompany: z.string().nullable() })),
+      })
+      .nullable()
+      .optional()
+      .openapi("OrderShipping", { description: "GET /v1/orders/{id} only: shipping-info management state; null until paid" }),
   })
   .openapi("Order");
 

@@ -47,6 +47,25 @@ describe("hostile: POST /v1/users/me/phone", () => {
   });
 });
 
+describe("hostile: POST /admin/orders/{id}/shipping", () => {
+  it("malformed bodies and keys → 400/401/404/409/413/415 envelope, nothing written, nothing uploaded", async () => {
+    const rng = new Rng(SEED + 1);
+    const valid = { logisticsType: "express", parcels: [{ trackingNo: "SF1234567890", expressCompany: "YTO" }] };
+    const cases = [...mutateBody(valid, rng, 200), ...envelopeCases({ logisticsType: 1 })];
+    const before = await dbSnapshot(["rate_limits"]);
+    const uploads = wxCalls("/wxa/sec/order/upload_shipping_info");
+    for (const c of cases) {
+      // Without an Idempotency-Key (required) every case is refused whatever the body.
+      const headers: Record<string, string> = { authorization: `Bearer ${keys.ADMIN_TOKEN}` };
+      if (rng.chance(0.2)) headers["idempotency-key"] = rng.pick(["", " ", "k".repeat(200), "ünï"]);
+      const a = await send(w, "POST", `/admin/orders/${rng.pick([paidOrderId, "ord_nope", "%00"])}/shipping`, c, headers);
+      expectApiError(a, [400, 401, 404, 409, 413, 415], `shipping ${c.label}`);
+    }
+    expect(await dbSnapshot(["rate_limits"])).toEqual(before);
+    expect(wxCalls("/wxa/sec/order/upload_shipping_info")).toBe(uploads);
+  });
+});
+
 describe("hostile: secrets", () => {
   it("no access token, AppSecret, phone number or other secret in any answer or log line", () => {
     expect(watch.accessTokens.size).toBeGreaterThan(0);

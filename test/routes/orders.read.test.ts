@@ -23,7 +23,8 @@ describe("GET /v1/orders/:id", () => {
     const { order } = await createPaying(w, u.token);
     const res = await w.request("GET", `/v1/orders/${order.id}`, { token: u.token });
     expect(res.status).toBe(200);
-    expect(((await res.json()) as OrderRes).order).toEqual(order);
+    // The read adds the shipping state (SPEC §9): none before payment.
+    expect(((await res.json()) as OrderRes).order).toEqual({ ...order, shipping: null });
 
     const v = await w.login();
     const other = await w.request("GET", `/v1/orders/${order.id}`, { token: v.token });

@@ -161,7 +161,7 @@ describe("POST /v1/wx/push", () => {
     expect(JSON.parse(flag!.detail)).toMatchObject({ transactionId: "4200000000000000000000000001", merchantTradeNo: "NO_SUCH_ORDER" });
   });
 
-  it("trade_manage_order_settlement: stored for the shipping refresh (confirm_receive_method is never read)", async () => {
+  it("trade_manage_order_settlement: applied through get_order (confirm_receive_method is never read)", async () => {
     const { w, order, transactionId } = await paidWorld();
     const d = await w.sim.push({
       Event: "trade_manage_order_settlement",
@@ -176,7 +176,10 @@ describe("POST /v1/wx/push", () => {
     });
     expect(d.body).toBe("success");
     const row = await env.DB.prepare("SELECT status, event FROM wx_push_events WHERE order_id = ?").bind(order.id).first();
-    expect(row).toMatchObject({ event: "trade_manage_order_settlement", status: "pending" });
+    // The push says "confirmed, settled"; get_order says the payment is still awaiting shipment.
+    expect(row).toMatchObject({ event: "trade_manage_order_settlement", status: "applied" });
+    expect(w.sim.stats().calls["POST /wxa/sec/order/get_order"]).toBe(1);
+    expect(await count("SELECT count(*) AS n FROM shippings WHERE order_id = ? AND status IN ('RECEIVED', 'SETTLED')", order.id)).toBe(0);
     expect(await count("SELECT count(*) AS n FROM flags WHERE order_id = ?", order.id)).toBe(0);
   });
 

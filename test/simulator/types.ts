@@ -59,8 +59,6 @@ export interface SimulatorOptions {
   shippingVisibleAfterMs?: number;
   /** What is_trade_managed answers (default true). */
   tradeManaged?: boolean;
-  /** Receives every trade-management event (O.9) the simulator pushes; default: recorded only (`sim.wx.events`). */
-  pushTradeEvent?: (event: Record<string, unknown> & { Event: string; CreateTime: number }) => Promise<void>;
 }
 
 export type TradeState = "NOTPAY" | "SUCCESS" | "CLOSED" | "REFUND";

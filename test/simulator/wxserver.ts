@@ -1,8 +1,8 @@
 /**
  * @module test/simulator/wxserver — the mini-program server APIs (WECHATPAY.md M, N, P) wired
  * into the simulator: their routes, their `/__sim/wx/…` controls, and the programmatic handle
- * (`sim.wx`). Trade-management events are recorded in `events` and handed to
- * `options.pushTradeEvent` (sealed and pushed to the Worker's `/v1/wx/push` when set).
+ * (`sim.wx`). Trade-management events are recorded in `events` and, when message push is
+ * configured (`options.push`), sealed and pushed to the Worker's `/v1/wx/push` (push.ts).
  */
 import type { Hono } from "hono";
 import type { SimEnv } from "./auth";
@@ -38,7 +38,10 @@ export interface WxServerSimulator {
 export function registerWxServer(app: Hono<SimEnv>, sim: SimContext): WxServerSimulator {
   const push = async (e: TradeEvent) => {
     sim.state.wx.events.push(e);
-    await sim.opts.pushTradeEvent?.(e);
+    if (!sim.opts.push) return;
+    // The pusher fills the common fields (ToUserName, FromUserName, CreateTime, MsgType).
+    const { ToUserName: _to, FromUserName: _from, MsgType: _type, ...fields } = e;
+    await sim.pusher.push(fields as Record<string, string | number>);
   };
   registerTokens(app, sim);
   registerShipping(app, sim, push);

@@ -72,7 +72,11 @@ describe("hand-written hot-path SQL", () => {
 
     const itemsViaDrizzle = await db.select().from(schema.orderItems).where(eq(schema.orderItems.orderId, ord1)).orderBy(asc(schema.orderItems.line));
     expect(itemsViaDrizzle).toHaveLength(2);
-    expect(await findOrderWithItemsForUser(db, ord1, u1)).toEqual({ order: viaDrizzle, items: itemsViaDrizzle });
+    expect(await findOrderWithItemsForUser(db, ord1, u1)).toEqual({ order: viaDrizzle, items: itemsViaDrizzle, shipping: null });
+    // The shipping read (SPEC §9, same batch) gives drizzle's values under the same keys.
+    await db.insert(schema.shippings).values({ orderId: ord1, status: "SHIPPED", logisticsType: "express", parcels: "[]", createdAt: 1, updatedAt: 1 });
+    const [ship] = await db.select({ status: schema.shippings.status, logisticsType: schema.shippings.logisticsType, parcels: schema.shippings.parcels }).from(schema.shippings).where(eq(schema.shippings.orderId, ord1));
+    expect((await findOrderWithItemsForUser(db, ord1, u1))?.shipping).toEqual(ship);
     expect((await itemsForOrders(db, [ord1])).get(ord1)).toEqual(itemsViaDrizzle);
   });
 

@@ -711,6 +711,7 @@ export interface components {
             /** Format: date-time */
             paidAt: string | null;
             refundedAmount: number;
+            shipping?: components["schemas"]["OrderShipping"];
             /** @enum {string} */
             status: "CREATED" | "PAYING" | "PAID" | "PARTIALLY_REFUNDED" | "REFUNDED" | "CLOSED";
             transactionId: string | null;
@@ -722,6 +723,17 @@ export interface components {
         OrderResponse: {
             order: components["schemas"]["Order"];
         };
+        /** @description GET /v1/orders/{id} only: shipping-info management state; null until paid */
+        OrderShipping: {
+            /** @enum {string|null} */
+            logisticsType: "express" | "same_city" | "virtual" | "pickup" | null;
+            parcels: {
+                expressCompany: string | null;
+                trackingNo: string | null;
+            }[];
+            /** @enum {string} */
+            status: "NOT_SHIPPED" | "UPLOADING" | "SHIPPED" | "RECEIVED" | "SETTLED" | "FAILED";
+        } | null;
         OrderWithPayment: {
             order: components["schemas"]["Order"];
             payment: components["schemas"]["RequestPayment"];

@@ -2,7 +2,7 @@
 // awaiting payment it checks a few more times; pull down to check again.
 import { api } from "../../api/client";
 import type { Order } from "../../api/types";
-import { errorText, localTime, STATUS_TEXT, yuan } from "../../utils/format";
+import { errorText, localTime, LOGISTICS_TEXT, SHIPPING_TEXT, STATUS_TEXT, yuan } from "../../utils/format";
 import { confirmOrder, CONFIRM, isSettled } from "../../utils/payment";
 
 type OrderView = Order & {
@@ -11,6 +11,10 @@ type OrderView = Order & {
   refundedText: string;
   paidAtText: string;
   lines: (Order["items"][number] & { totalText: string })[];
+  /** Shipping (SPEC §9): null until paid; tracking numbers for courier parcels. */
+  shippingText: string;
+  logisticsText: string;
+  tracking: { trackingNo: string; expressCompany: string }[];
 };
 
 function view(o: Order): OrderView {
@@ -21,6 +25,11 @@ function view(o: Order): OrderView {
     refundedText: yuan(o.refundedAmount),
     paidAtText: localTime(o.paidAt),
     lines: o.items.map((i) => ({ ...i, totalText: yuan(i.unitPrice * i.quantity) })),
+    shippingText: o.shipping ? SHIPPING_TEXT[o.shipping.status] : "",
+    logisticsText: o.shipping?.logisticsType ? LOGISTICS_TEXT[o.shipping.logisticsType] : "",
+    tracking: (o.shipping?.parcels ?? [])
+      .filter((p) => p.trackingNo)
+      .map((p) => ({ trackingNo: p.trackingNo ?? "", expressCompany: p.expressCompany ?? "" })),
   };
 }
 
