@@ -162,6 +162,19 @@ describe("example mini program against the running Worker and WeChat simulator",
     await waitFor("PAID", () => (data<{ status: string } | null>(orderPage, "order")?.status === "PAID" ? true : null), {
       describe: describePage(orderPage),
     });
+
+    // Shipped from the admin API (SPEC §9): the order page shows the state and the tracking number, Chinese first.
+    const id = data<{ id: string }>(orderPage, "order").id;
+    const shipped = await fetch(`${workerUrl}/admin/orders/${id}/shipping`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json", "idempotency-key": `mp-ship-${id}` },
+      body: JSON.stringify({ logisticsType: "express", parcels: [{ trackingNo: "YT9876543210", expressCompany: "YTO" }] }),
+    });
+    expect(shipped.status).toBe(202);
+    const again = openPage(mp, `/pages/order/index?id=${id}`);
+    await waitFor("the tracking", () => (text(again).includes("YT9876543210") ? true : null), { describe: describePage(again) });
+    expect(text(again)).toContain("已发货 Shipped");
+    expect(text(again)).toContain("快递 Courier");
   });
 
   it("a token the server no longer accepts is replaced by a fresh wx.login, and the call is retried", async () => {
