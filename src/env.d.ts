@@ -18,8 +18,6 @@ declare namespace Cloudflare {
     WX_PUSH_TOKEN?: string;
     WX_PUSH_AES_KEY?: string;
     WX_PUSH_AES_KEY_PREVIOUS?: string;
-    WX_TRADE_MANAGED?: string;
-    WX_ORDER_JUMP_PATH?: string;
     /** Test-only: migrations read by vitest.config.ts. */
     TEST_MIGRATIONS?: import("cloudflare:test").D1Migration[];
     /** Test-only: seeds/*.sql (the demo catalogue), split into statements by vitest.config.ts. */
