@@ -83,7 +83,7 @@ export interface AdminOrderDetail {
   fulfilment: { status: string; attempts: number; lastError: string | null; nextAttemptAt: string; doneAt: string | null } | null;
   /** SPEC §9: the shipping record (contacts masked); null while the order is not paid. */
   shipping: AdminShipping | null;
-  /** The buyer's phone number, masked (`138****1234`); null when not shared (or no config given). */
+  /** The buyer's phone number, masked (`138****1234`); null when not shared. */
   buyerPhone: string | null;
 }
 
@@ -103,7 +103,7 @@ export function parseDetail(s: string | null): unknown {
   }
 }
 
-export async function orderDetailForAdmin(db: Db, orderId: string, config?: Config): Promise<AdminOrderDetail> {
+export async function orderDetailForAdmin(db: Db, orderId: string, config: Config): Promise<AdminOrderDetail> {
   const order = await findOrderById(db, orderId);
   if (!order) throw new AppError("not_found", "order not found");
   const [items, events, refundRows, notes, flagRows, fulfilmentRows, shippingRow, buyerPhone] = await Promise.all([
@@ -118,7 +118,7 @@ export async function orderDetailForAdmin(db: Db, orderId: string, config?: Conf
     db.select().from(flags).where(eq(flags.orderId, order.id)).orderBy(asc(flags.at), asc(flags.id)),
     db.select().from(fulfilments).where(eq(fulfilments.orderId, order.id)),
     findShipping(d1Of(db), order.id),
-    config ? maskedPhoneOf(db, config, order.userId) : Promise.resolve(null),
+    maskedPhoneOf(db, config, order.userId),
   ]);
   const f = fulfilmentRows[0];
   return {

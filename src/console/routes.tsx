@@ -79,7 +79,7 @@ function orderFilter(c: C): OrderFilter {
 
 async function orderPage(c: C, id: string, extra: { status?: 400 | 409 | 502; error?: string; typed?: { amount: string; reason: string } } = {}) {
   const p = pageCtx(c);
-  const [d, headroom] = await Promise.all([orderDetailForAdmin(c.var.db, id), refundHeadroom(c.var.db, id)]);
+  const [d, headroom] = await Promise.all([orderDetailForAdmin(c.var.db, id, c.var.config), refundHeadroom(c.var.db, id)]);
   const refundable = Math.max(0, d.order.amount - headroom.inFlightOrDone);
   return page(
     c,
