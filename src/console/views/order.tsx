@@ -36,7 +36,9 @@ export function timeline(d: AdminOrderDetail, t: T): Entry[] {
   for (const n of d.notifications) out.push({ at: n.receivedAt, text: `${t("notifications")}: ${n.eventType} · ${n.outcome}`, kind: "notification" });
   for (const r of d.refunds) {
     out.push({ at: r.createdAt, text: `${t("refund")} ${formatFen(r.amount)}${r.reason ? ` · ${r.reason}` : ""}`, kind: "refund" });
-    if (r.settledAt) out.push({ at: r.settledAt, text: `${t(`refund_${r.status}` as never)} ${formatFen(r.amount)}`, kind: "refund-settled" });
+    // settledAt is WeChat's success_time, in whole seconds: a refund settled within the second it
+    // was created would otherwise be listed before it (and before the order, in the demo).
+    if (r.settledAt) out.push({ at: r.settledAt < r.createdAt ? r.createdAt : r.settledAt, text: `${t(`refund_${r.status}` as never)} ${formatFen(r.amount)}`, kind: "refund-settled" });
   }
   for (const f of d.flags) {
     out.push({ at: f.at, text: `${t("flags")}: ${f.kind}`, kind: "flag" });
