@@ -3,7 +3,7 @@
  * The WeChat simulator as a local server for development (SPEC §7): api.weixin.qq.com and
  * api.mch.weixin.qq.com on one port, plus the control API under /__sim. Run with
  *   node --import tsx scripts/simulator.mjs
- * Options come from the JSON file in SIM_CONFIG (default .dev/simulator.json):
+ * Options come from the JSON file in SIM_CONFIG (default .dev/simulator.json); SIM_PORT overrides its port:
  *   { appid, appsecret, mchid, apiv3Key, merchantSerial, merchantPublicKeyPem,
  *     platformCertificates: [{serial, privateKeyPem, certificatePem}],
  *     publicKey: {id, privateKeyPem, publicKeyPem} | null, port = 8788, timeScale = 1,
@@ -32,7 +32,8 @@ for (const k of ["appid", "appsecret", "mchid", "apiv3Key", "merchantSerial", "m
   }
 }
 const unescape = (pem) => (typeof pem === "string" ? pem.replace(/\\n/g, "\n") : pem);
-const port = Number(cfg.port ?? 8788);
+// SIM_PORT (README: `npm run simulator`) wins over the file's port, e.g. beside a running npm run dev.
+const port = Number(process.env.SIM_PORT || cfg.port || 8788);
 const host = "127.0.0.1";
 
 const sim = createSimulator({
