@@ -5,7 +5,8 @@
  *  - `npm run dev` on this computer, opened in WeChat DevTools: "http://127.0.0.1:8787"
  *    (tick "Does not verify valid domain names…" / 不校验合法域名 in DevTools' local settings;
  *    project.config.json already sets urlCheck: false);
- *  - a phone previewing the app: your computer's LAN address, e.g. "http://192.168.1.20:8787";
+ *  - a phone previewing the app: a deployed Worker connected to real WeChat (`npm run dev` listens
+ *    on 127.0.0.1 only, and its local notify URL refuses requests under any other host name);
  *  - production: your Worker's https URL, added as a request domain (request合法域名) in the
  *    mini-program admin console.
  */
