@@ -36,6 +36,8 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:now
 .badge.PAYING,.badge.CREATED,.badge.PROCESSING{background:#e8f3ff;color:var(--blue)}
 .badge.PARTIALLY_REFUNDED,.badge.REFUNDED,.badge.ABNORMAL{background:#fff3e8;color:var(--amber)}
 .badge.CLOSED{background:#f2f3f5;color:var(--mute)}
+.badge.SHIPPED,.badge.RECEIVED,.badge.SETTLED{background:#e8f8ef;color:var(--g2)}
+.badge.UPLOADING{background:#e8f3ff;color:var(--blue)}.badge.FAILED{background:#ffece8;color:var(--red)}
 form.inline{display:flex;gap:8px;flex-wrap:wrap;align-items:end;margin:0}
 label{display:flex;flex-direction:column;gap:4px;color:var(--mute);font-size:12px}
 input,select,textarea{font:inherit;padding:6px 10px;border:1px solid var(--line);border-radius:6px;background:#fff;color:var(--ink)}

@@ -23,6 +23,8 @@ import { runReconciliation } from "../reconcile/job";
 import { shanghaiDate, shanghaiDayBounds } from "../reconcile/schedule";
 import { getOrderRow, refundHeadroom } from "../refunds/repository";
 import { createRefund } from "../refunds/service";
+import { ShipmentRequestSchema } from "../shipping/request";
+import { requestShipment } from "../shipping/service";
 import { refundContext } from "../routes/admin";
 import { ProductCreate, ProductPatch } from "../routes/admin-console";
 import { ordersContext } from "../routes/orders";
@@ -44,7 +46,7 @@ import { BillsPage, RunsPage } from "./views/reconcile";
 type C = Context<AppEnv>;
 
 /** `?done=` codes a redirect after a successful action carries, and the notice each shows. */
-const DONE: Record<string, Key> = { refunded: "refundDone", synced: "synced", cancelled: "cancelled", resolved: "resolvedDone", saved: "saved", ran: "ranNow" };
+const DONE: Record<string, Key> = { shipped: "shipped", refunded: "refundDone", synced: "synced", cancelled: "cancelled", resolved: "resolvedDone", saved: "saved", ran: "ranNow" };
 
 function pageCtx(c: C): PageCtx {
   const lang = langOf(c);
@@ -83,7 +85,7 @@ async function orderPage(c: C, id: string, extra: { status?: 400 | 409 | 502; er
   const refundable = Math.max(0, d.order.amount - headroom.inFlightOrDone);
   return page(
     c,
-    <OrderPage p={p} d={d} refundable={refundable} refundKey={newId(c.var.deps.random, "rk")} notice={notice(c, p)} error={extra.error} typed={extra.typed} />,
+    <OrderPage p={p} d={d} refundable={refundable} refundKey={newId(c.var.deps.random, "rk")} shipKey={newId(c.var.deps.random, "sk")} notice={notice(c, p)} error={extra.error} typed={extra.typed} />,
     extra.status ?? 200,
   );
 }
@@ -170,6 +172,24 @@ consoleRoutes.post("/ui/orders/:id/refund", async (c) => {
     return orderPage(c, id, { status: err.status as 400 | 409 | 502, error: `${tooMuch}${err.message}`, typed });
   }
   return c.redirect(`/admin/ui/orders/${id}?done=refunded`, 303);
+});
+
+consoleRoutes.post("/ui/orders/:id/shipping", async (c) => {
+  const id = c.req.param("id");
+  const f = await form(c);
+  const parcel = { ...(f.trackingNo?.trim() ? { trackingNo: f.trackingNo.trim() } : {}), ...(f.expressCompany?.trim() ? { expressCompany: f.expressCompany.trim() } : {}) };
+  const parsed = ShipmentRequestSchema.safeParse({ logisticsType: f.logisticsType, ...(Object.keys(parcel).length ? { parcels: [parcel] } : {}) });
+  if (!parsed.success) return orderPage(c, id, { status: 400, error: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") });
+  const key = f.idempotencyKey ?? "";
+  if (!/^[\x21-\x7e]{1,128}$/.test(key)) return orderPage(c, id, { status: 400, error: pageCtx(c).t("error") });
+  try {
+    await requestShipment({ db: c.var.db, d1: c.env.DB, deps: c.var.deps, config: c.var.config, log: c.var.log }, id, parsed.data, key);
+  } catch (err) {
+    if (!(err instanceof AppError) || err.status !== 409) throw err;
+    return orderPage(c, id, { status: 409, error: err.message });
+  }
+  c.var.log.info("admin shipment", { orderId: id, logisticsType: parsed.data.logisticsType, via: "console" });
+  return c.redirect(`/admin/ui/orders/${id}?done=shipped`, 303);
 });
 
 consoleRoutes.post("/ui/orders/:id/sync", async (c) => {

@@ -135,6 +135,19 @@ describe("the console in Chromium", () => {
     expect((await simRefunds(shop)).filter((r) => r.outTradeNo === paidB.outTradeNo)).toHaveLength(1);
   });
 
+  it("enters a shipment through the form and WeChat (the simulator) has it", async () => {
+    await page.goto(`${base}/admin/ui/orders/${paidA.id}`);
+    await page.selectOption('select[name="logisticsType"]', "express");
+    await page.fill('input[name="trackingNo"]', "YT1234567890");
+    await page.fill('input[name="expressCompany"]', "YTO");
+    await submit(page, "form.shipping button[type=submit]");
+    expect(page.url()).toBe(`${base}/admin/ui/orders/${paidA.id}?done=shipped`);
+    expect(await page.textContent("[role=status]")).toContain("发货信息已提交");
+    expect(await page.getAttribute("[data-shipping-status]", "data-shipping-status")).toMatch(/^(SHIPPED|UPLOADING)$/);
+    const detail = await adminGet<{ shipping: { parcels: { trackingNo: string; expressCompany: string }[] } }>(shop, `/admin/orders/${paidA.id}`);
+    expect(detail.shipping.parcels).toEqual([expect.objectContaining({ trackingNo: "YT1234567890", expressCompany: "YTO" })]);
+  });
+
   it("resolves a flag with a note", async () => {
     await page.goto(`${base}/admin/ui/flags`);
     const row = page.locator("tr", { hasText: SEEDED_FLAG_KINDS[0] });

@@ -209,6 +209,28 @@ describe("console pages and actions", () => {
     expect(w.sim.listRefunds().filter((r) => r.outTradeNo === order.outTradeNo)).toHaveLength(1);
   });
 
+  it("shipping: the form (logisticsType, trackingNo, expressCompany) records the shipment and uploads it to WeChat, once", async () => {
+    const w = createWorld();
+    const c = await signIn(w);
+    const { order, transactionId } = await paidOrder(w);
+    const page = await (await c.get(`/admin/ui/orders/${order.id}`)).text();
+    for (const name of ["logisticsType", "trackingNo", "expressCompany"]) expect(page).toContain(`name="${name}"`);
+    const key = [...page.matchAll(/name="idempotencyKey" value="([^"]+)"/g)].map((m) => m[1]!).find((k) => k.startsWith("sk_"))!;
+    const bad = await c.post(`/admin/ui/orders/${order.id}/shipping`, { logisticsType: "express", trackingNo: "", expressCompany: "YTO", idempotencyKey: key });
+    expect(bad.status).toBe(400);
+    const fields = { logisticsType: "express", trackingNo: "YT1234567890", expressCompany: "YTO", idempotencyKey: key };
+    const res = await c.post(`/admin/ui/orders/${order.id}/shipping`, fields);
+    expect(res.status, /role="alert">([^<]*)/.exec(await res.clone().text())?.[1]).toBe(303);
+    expect(res.headers.get("location")).toBe(`/admin/ui/orders/${order.id}?done=shipped`);
+    expect((await c.post(`/admin/ui/orders/${order.id}/shipping`, fields)).status).toBe(303); // a double submit ships once
+    expect(w.sim.wx.shipping(transactionId)).toMatchObject({ finishShippingCount: 1 });
+    const after = await (await c.get(`/admin/ui/orders/${order.id}?done=shipped`)).text();
+    expect(after).toContain("发货信息已提交");
+    expect(after).toContain('data-shipping-status="SHIPPED"');
+    expect(after).toContain("YTO YT1234567890");
+    expect(after).not.toContain('name="trackingNo"');
+  });
+
   it("orders: search by out_trade_no shows the row with data-order-id; the order page in English with ?lang=en, remembered", async () => {
     const w = createWorld();
     const c = await signIn(w);

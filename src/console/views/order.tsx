@@ -17,6 +17,8 @@ export interface OrderPageProps {
   refundable: number;
   /** A fresh Idempotency-Key for this render's refund form: submitting it twice refunds once. */
   refundKey: string;
+  /** The same for the shipping form. */
+  shipKey: string;
   notice?: string | undefined;
   error?: string | undefined;
   /** What the operator typed, kept when the server refused it. */
@@ -80,6 +82,52 @@ const RefundForm: FC<OrderPageProps> = ({ p, d, refundable, refundKey, typed }) 
     </p>
   </form>
 );
+
+/** Statuses in which a shipment can (still) be entered. */
+const SHIP_AGAIN = new Set(["NOT_SHIPPED", "FAILED"]);
+
+const ShippingCard: FC<OrderPageProps> = ({ p, d, shipKey }) => {
+  const s = d.shipping;
+  if (!s) return <p class="muted">{p.t("none")}</p>;
+  return (
+    <>
+      <p data-shipping-status={s.status}>
+        <Badge status={s.status} label={p.t(`ship_${s.status}`)} />
+        {s.logisticsType ? <> · {p.t(`logistics_${s.logisticsType}`)}</> : null}
+        {s.uploadedAt ? <> · <Time at={s.uploadedAt} /></> : null}
+      </p>
+      {s.parcels.map((x) => (
+        <p class="mono">{[x.expressCompany, x.trackingNo].filter(Boolean).join(" ")}</p>
+      ))}
+      {s.lastError ? <p class="muted">{p.t("lastError")}: {s.lastError}</p> : null}
+      {SHIP_AGAIN.has(s.status) ? (
+        <form method="post" action={`/admin/ui/orders/${d.order.id}/shipping`} class="shipping">
+          <Csrf token={p.csrf} />
+          <input type="hidden" name="idempotencyKey" value={shipKey} />
+          <label>
+            {p.t("logisticsType")}
+            <select name="logisticsType">
+              {(["express", "same_city", "virtual", "pickup"] as const).map((t) => (
+                <option value={t}>{p.t(`logistics_${t}`)}</option>
+              ))}
+            </select>
+          </label>
+          <label>
+            {p.t("trackingNo")}
+            <input name="trackingNo" maxlength={128} autocomplete="off" />
+          </label>
+          <label>
+            {p.t("expressCompany")}
+            <input name="expressCompany" maxlength={32} autocomplete="off" />
+          </label>
+          <p>
+            <button type="submit">{p.t("shipNow")}</button>
+          </p>
+        </form>
+      ) : null}
+    </>
+  );
+};
 
 export const OrderPage: FC<OrderPageProps> = (props) => {
   const { p, d, refundable, notice, error } = props;
@@ -205,7 +253,7 @@ export const OrderPage: FC<OrderPageProps> = (props) => {
           </div>
           <div class="card">
             <h3>{p.t("shipping")}</h3>
-            <p class="muted">{p.t("shippingPending")}</p>
+            <ShippingCard {...props} />
           </div>
         </div>
       </div>
