@@ -9,6 +9,7 @@ import { AppError } from "./errors";
 import { pemToDer, utf8 } from "./lib/encoding";
 import { LOG_LEVELS, type LogLevel } from "./lib/log";
 import { ENCODING_AES_KEY_RE } from "./wechat/push/cipher";
+import { WORKERS_PLANS, type WorkersPlan } from "./reconcile/budget";
 
 export interface Config {
   appid: string;
@@ -44,6 +45,8 @@ export interface Config {
   tradeManaged: TradeManaged;
   /** Page WeChat opens from its shipping/receipt messages (WX_ORDER_JUMP_PATH); null = not set. */
   orderJumpPath: string | null;
+  /** Per-invocation limits the cron job stays within (WORKERS_PLAN); default free. */
+  workersPlan: WorkersPlan;
   /** Message push (SPEC §9): null when WX_PUSH_TOKEN and WX_PUSH_AES_KEY are unset (the route answers 404). */
   push: PushConfig | null;
 }
@@ -222,6 +225,7 @@ export function parseConfig(env: RawEnv): Config {
       /^[A-Za-z0-9_\-][A-Za-z0-9_\-./]{0,127}(\?[\x21-\x7e]{0,256})?$/,
       "must be a mini-program page path such as pages/order/index (no leading slash)",
     ),
+    workersPlan: r.oneOf("WORKERS_PLAN", WORKERS_PLANS, "free"),
   };
 }
 

@@ -13,8 +13,14 @@ import type { ShipmentRequest } from "./shipping/request";
 
 export type Db = DrizzleD1Database<typeof schema>;
 
-/** Runs the merchant's fulfilment for a paid order; see src/fulfilment/hook.ts. */
-export type FulfilmentHook = (order: PaidOrderForFulfilment, ctx: { env: Env; logger: Logger }) => Promise<void | FulfilmentResult>;
+/**
+ * Runs the merchant's fulfilment for a paid order; see src/fulfilment/hook.ts. `fetch` is the
+ * Worker's outbound fetch (in the cron job, the metered one that counts against its limits).
+ */
+export type FulfilmentHook = (
+  order: PaidOrderForFulfilment,
+  ctx: { env: Env; logger: Logger; fetch: typeof fetch },
+) => Promise<void | FulfilmentResult>;
 
 export interface FulfilmentResult {
   /**
@@ -42,8 +48,11 @@ export interface AppDeps {
   /** Back-off waits; tests pass a no-op. */
   sleep: (ms: number) => Promise<void>;
   fulfil: FulfilmentHook;
-  /** Outbound call tuning; defaults: WeChat Pay 5 s per attempt and 2 retries, login 4 s, server APIs 5 s. */
-  upstream?: { wechatPay?: TransportOptions; loginTimeoutMs?: number; wechatServerTimeoutMs?: number };
+  /**
+   * Outbound call tuning; defaults: WeChat Pay 5 s per attempt and 2 retries, login 4 s, server APIs
+   * 5 s; the reconciliation job's WeChat Pay calls 3 s, never retried within a run (`cronTimeoutMs`).
+   */
+  upstream?: { wechatPay?: TransportOptions; loginTimeoutMs?: number; wechatServerTimeoutMs?: number; cronTimeoutMs?: number };
 }
 
 export interface SessionUser {

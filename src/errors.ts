@@ -21,6 +21,7 @@ export const ERROR_STATUS = {
   refund_not_allowed: 409,
   not_shippable: 409,
   conflict: 409,
+  reconcile_running: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,

@@ -216,11 +216,14 @@ export const flags = sqliteTable(
     resolvedAt: integer("resolved_at"),
     /** What the operator wrote when resolving it (console / POST /admin/flags/:id/resolve). */
     resolutionNote: text("resolution_note"),
+    /** Set by writers that must not flag the same thing twice (the bill check: date, kind, numbers). */
+    dedupeKey: text("dedupe_key"),
   },
   (t) => [
     index("flags_order").on(t.orderId, t.at),
     index("flags_at").on(t.at),
     index("flags_resolved_at").on(t.resolvedAt, t.at),
+    uniqueIndex("flags_dedupe").on(t.dedupeKey),
   ],
 );
 
@@ -323,8 +326,10 @@ export const billDiffs = sqliteTable(
     outRefundNo: text("out_refund_no"),
     detail: text("detail"),
     createdAt: integer("created_at").notNull(),
+    /** kind|out_trade_no|out_refund_no: one row per difference and date (migration 0003). */
+    diffKey: text("diff_key"),
   },
-  (t) => [index("bill_diffs_date").on(t.billDate)],
+  (t) => [index("bill_diffs_date").on(t.billDate), uniqueIndex("bill_diffs_key").on(t.billDate, t.diffKey)],
 );
 
 // ---- Message push (SPEC §9, migration 0006) -------------------------------------------------
@@ -413,3 +418,11 @@ export const shippings = sqliteTable(
   },
   (t) => [index("shippings_status_next").on(t.status, t.nextAttemptAt)],
 );
+/** The reconciliation lease (one row, id 1): who runs now and until when at the latest (SPEC §8). */
+export const reconcileLease = sqliteTable("reconcile_lease", {
+  id: integer("id").primaryKey(),
+  holder: text("holder").notNull(),
+  trigger: text("trigger").notNull(),
+  startedAt: integer("started_at").notNull(),
+  expiresAt: integer("expires_at").notNull(),
+});

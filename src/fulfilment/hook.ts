@@ -9,7 +9,9 @@
  * Throw to ask for a retry (the error message is recorded on the order's fulfilment row).
  * Make external side effects idempotent by `order.id` (e.g. pass it as your own idempotency
  * key): if the Worker dies after your side effect but before the success is recorded, the job
- * runs the hook again.
+ * runs the hook again. Call out with `ctx.fetch` and use `ctx.env.DB`: in the cron job they are
+ * counted against the plan's per-run limits (WORKERS_PLAN; a hook may use 2 requests and 3
+ * queries per order there — raise FULFILMENT_COST in src/reconcile/fulfilments.ts for more).
  *
  * Return `{ shipping: {...} }` for goods you delivered yourself — a top-up, a card, a download
  * (`{ logisticsType: "virtual" }`) — and the shipment is uploaded to WeChat's shipping-info

@@ -112,7 +112,7 @@ async function runHook(
   let result: FulfilmentResult | void;
   try {
     if (!order) throw new Error(`order ${orderId} not found`);
-    result = await deps.fulfil(order, { env, logger: log });
+    result = await deps.fulfil(order, { env, logger: log, fetch: deps.fetch });
   } catch (err) {
     const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     const later = deps.clock.now();

@@ -8,6 +8,9 @@
  * - `amount_mismatch`: same number, another amount;
  * - `status_mismatch`: the bill says a refund succeeded, we hold it as PROCESSING/CLOSED/ABNORMAL;
  * - `summary_mismatch`: the rows do not add up to the bill's own summary row.
+ *
+ * Only our rows are compared: `splitForeign` first sets aside the rows of another appid or mchid
+ * (a merchant id shared with an app or an official account lists their payments too).
  */
 import type { BillRow, ParsedBill } from "./bill";
 
@@ -41,6 +44,12 @@ export interface LocalRefund {
 const PAID = new Set(["PAID", "PARTIALLY_REFUNDED", "REFUNDED"]);
 
 export const isRefundRow = (r: BillRow): boolean => r.tradeState === "REFUND" || r.outRefundNo !== null;
+
+/** Our rows (appid and mchid both ours), and how many others the bill holds. */
+export function splitForeign(rows: BillRow[], merchant: { appid: string; mchid: string }): { ours: BillRow[]; foreign: number } {
+  const ours = rows.filter((r) => r.appid === merchant.appid && r.mchid === merchant.mchid);
+  return { ours, foreign: rows.length - ours.length };
+}
 
 export function compareBill(
   bill: ParsedBill,

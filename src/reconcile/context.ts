@@ -1,7 +1,8 @@
 /**
  * @module reconcile/context — what every reconciliation task gets: D1, the injected deps, the
  * configuration, WeChat Pay (only through its port), the order-apply context (the same one the
- * routes use), the run's batch limits, and a recorder for item failures.
+ * routes use), the run's batch limits and budget, and a recorder for item failures. Its `db`,
+ * `deps.fetch` and `env.DB` are the run's metered ones (reconcile/budget.ts).
  */
 import type { Config } from "../config";
 import type { AppDeps, Db } from "../context";
@@ -9,7 +10,8 @@ import type { Logger } from "../lib/log";
 import type { ApplyContext } from "../orders/apply";
 import type { RefundServiceCtx } from "../refunds/submit";
 import type { WechatPay } from "../wechat/pay";
-import type { TaskStats } from "./report";
+import type { ItemCost, RunBudget } from "./budget";
+import type { TaskName, TaskStats } from "./report";
 
 export interface ReconcileLimits {
   /** PAYING orders queried per run. */
@@ -48,6 +50,8 @@ export interface JobContext {
   pay: WechatPay;
   log: Logger;
   limits: ReconcileLimits;
+  /** Time, requests and queries this run may still spend. */
+  budget: RunBudget;
   /** The same context the order routes give `applyEvent`/`applyTransaction`. */
   orders: ApplyContext;
   /** The same context the admin refund route uses. */
@@ -69,17 +73,24 @@ export function describeError(err: unknown): { code: string; message: string } {
 /**
  * The per-item loop of the bounded tasks: each item counts as scanned, as changed when `work`
  * says so; a failure is counted, recorded under `task`, and the item pushed back (a failing
- * push-back is ignored: the item stays due). One item never stops the others.
+ * push-back is ignored: the item stays due). One item never stops the others; the budget does:
+ * an item starts only if its worst case (`cost`, push-back included) still fits, and the items
+ * left are reported.
  */
 export async function forEachDue<T extends { id: string }>(
   ctx: JobContext,
-  task: string,
+  task: TaskName,
   items: readonly T[],
   stats: TaskStats,
+  cost: ItemCost,
   work: (item: T) => Promise<boolean>,
   pushBack: (item: T) => Promise<unknown>,
 ): Promise<void> {
-  for (const item of items) {
+  for (const [i, item] of items.entries()) {
+    if (!ctx.budget.canSpend(cost.requests, cost.queries)) {
+      ctx.budget.leave(task, items.length - i);
+      return;
+    }
     stats.scanned++;
     try {
       if (await work(item)) stats.changed++;

@@ -9,8 +9,8 @@
  *   CLOSED (ORDER_CLOSED counts as closed); a close refused because the user paid meanwhile →
  *   query again → PAID (WECHATPAY.md J.2: the close/pay race). Unknown at WeChat → CLOSED.
  *
- * Oldest first, bounded per run; a failing order is recorded, pushed back two minutes, and does
- * not stop the others.
+ * Oldest first, bounded per run and by the run's budget; a failing order is recorded, pushed back
+ * two minutes, and does not stop the others.
  */
 import { and, asc, eq, gt, inArray, isNull, lte, or } from "drizzle-orm";
 import { orders } from "../db/schema";
@@ -18,11 +18,22 @@ import { applyEvent, applyTransaction } from "../orders/apply";
 import { claimQuery, type OrderRow } from "../orders/repository";
 import { SYNC_INTERVAL_MS } from "../orders/service";
 import { ApiError } from "../wechat/pay/errors";
+import type { ItemCost } from "./budget";
 import { forEachDue, type JobContext } from "./context";
 import type { TaskStats } from "./report";
 import { RETRY_AFTER_FAILURE_MS, nextPayingCheck } from "./schedule";
 
 const NOT_AT_WECHAT = new Set(["ORDER_NOT_EXIST", "RESOURCE_NOT_EXISTS"]);
+
+/**
+ * Worst cases per order (test/cron/budget.test.ts measures them). Requests: each WeChat call, plus
+ * one certificate download when an answer is signed by a serial we do not hold yet. Queries: the
+ * claim, the transition batch (order, audit, outbox, flags), a re-read after a lost race, the
+ * reschedule or push-back.
+ */
+export const PAYING_ORDER_COST: ItemCost = { requests: 2, queries: 12 };
+/** Query, close, and the query after a refused close; each may bring a certificate download once. */
+export const EXPIRED_ORDER_COST: ItemCost = { requests: 4, queries: 16 };
 
 export async function checkPayingOrders(ctx: JobContext, now: number, stats: TaskStats): Promise<void> {
   const due = await ctx.db
@@ -36,6 +47,7 @@ export async function checkPayingOrders(ctx: JobContext, now: number, stats: Tas
     "payingOrders",
     due,
     stats,
+    PAYING_ORDER_COST,
     async (order) => {
       const claimed = await claimQuery(ctx.db, order.id, ["PAYING"], ctx.deps.clock.now(), SYNC_INTERVAL_MS);
       if (!claimed) return false; // someone queried it a moment ago (sync) or it moved on
@@ -63,7 +75,7 @@ export async function checkExpiredOrders(ctx: JobContext, now: number, stats: Ta
     )
     .orderBy(asc(orders.expiresAt), asc(orders.id))
     .limit(ctx.limits.expiredOrders);
-  await forEachDue(ctx, "expiredOrders", due, stats, (order) => settleExpired(ctx, order), (order) =>
+  await forEachDue(ctx, "expiredOrders", due, stats, EXPIRED_ORDER_COST, (order) => settleExpired(ctx, order), (order) =>
     reschedule(ctx, order, ctx.deps.clock.now() + RETRY_AFTER_FAILURE_MS),
   );
 }

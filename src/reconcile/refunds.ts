@@ -10,13 +10,17 @@ import { and, eq } from "drizzle-orm";
 import { refunds } from "../db/schema";
 import { dueRefunds, getOrderRow, type RefundRow } from "../refunds/repository";
 import { applyRefundAnswer, submitRefund, unknownToWechat } from "../refunds/submit";
+import type { ItemCost } from "./budget";
 import { forEachDue, type JobContext } from "./context";
 import type { TaskStats } from "./report";
 import { RETRY_AFTER_FAILURE_MS, nextRefundCheck } from "./schedule";
 
+/** Query, and a resubmission with the same out_refund_no (each may bring a certificate download); their writes. */
+export const REFUND_COST: ItemCost = { requests: 4, queries: 16 };
+
 export async function checkRefunds(ctx: JobContext, now: number, stats: TaskStats): Promise<void> {
   const due = await dueRefunds(ctx.db, now, ctx.limits.refunds);
-  await forEachDue(ctx, "refunds", due, stats, (refund) => checkOne(ctx, refund), (refund) =>
+  await forEachDue(ctx, "refunds", due, stats, REFUND_COST, (refund) => checkOne(ctx, refund), (refund) =>
     pushBack(ctx, refund, ctx.deps.clock.now() + RETRY_AFTER_FAILURE_MS),
   );
 }

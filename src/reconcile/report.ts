@@ -1,10 +1,9 @@
 /**
- * @module reconcile/report — the per-run report (SPEC §5: counts, errors, durations), stored in
- * `reconcile_runs` and returned by `POST /admin/reconcile`.
+ * @module reconcile/report — the per-run report (SPEC §5: counts, errors, durations; §8: what the
+ * run spent and, when a budget stopped it, what it left), stored in `reconcile_runs` (by
+ * reconcile/lease.ts, with the lease release) and returned by `POST /admin/reconcile`.
  */
-import { eq } from "drizzle-orm";
-import type { Db } from "../context";
-import { reconcileRuns } from "../db/schema";
+import type { Spent, StopReason, WorkersPlan } from "./budget";
 import type { ItemError } from "./context";
 
 export const TASKS = ["payingOrders", "expiredOrders", "refunds", "certificates", "fulfilments", "shipping", "bill"] as const;
@@ -17,10 +16,16 @@ export interface TaskStats {
 }
 
 export interface BillCheckSummary {
-  /** not_due | already_checked | waiting | not_ready | checked | failed */
+  /** not_due | already_checked | waiting | not_ready | partial (continues next run) | checked | failed */
   status: string;
   billDate: string | null;
+  /** Rows of this merchant (appid and mchid ours). */
   rows?: number;
+  /** Rows of another appid or mchid sharing the merchant id: counted, never compared. */
+  foreign?: number;
+  /** Differences written so far of `total` (when the check spans runs). */
+  written?: number;
+  total?: number;
   diffs?: Record<string, number>;
   consistent?: boolean;
 }
@@ -40,18 +45,14 @@ export interface ReconcileReport {
   bill: BillCheckSummary;
   /** At most 50 item errors (the rest are counted in `failed`). */
   errors: ItemError[];
+  /** The plan's per-run limits, and what this run used of them (counted as sent). */
+  budget: { plan: WorkersPlan; wallMs: number; limits: Spent; spent: Spent };
+  /** Why the run stopped taking new work before it ran out of work; null when it did not. */
+  stoppedEarly: StopReason | null;
+  /** Per task, what it left for the next run: items it had selected, or "not_started". */
+  left: Record<string, number | "not_started">;
 }
 
 export const MAX_REPORTED_ERRORS = 50;
 
 export const emptyStats = (): TaskStats => ({ scanned: 0, changed: 0, failed: 0 });
-
-export async function startRun(db: Db, trigger: string, startedAt: number): Promise<number> {
-  const [row] = await db.insert(reconcileRuns).values({ trigger, startedAt }).returning({ id: reconcileRuns.id });
-  if (!row) throw new Error("reconcile_runs insert returned nothing");
-  return row.id;
-}
-
-export async function finishRun(db: Db, report: ReconcileReport, finishedAt: number): Promise<void> {
-  await db.update(reconcileRuns).set({ finishedAt, report: JSON.stringify(report) }).where(eq(reconcileRuns.id, report.runId));
-}

@@ -97,9 +97,24 @@ const ReportSchema = z
     scanned: z.number().int(),
     changed: z.number().int(),
     failed: z.number().int(),
+    budget: z
+      .object({
+        plan: z.enum(["free", "paid"]),
+        wallMs: z.number().int(),
+        limits: z.object({ subrequests: z.number().int(), queries: z.number().int() }),
+        spent: z.object({ subrequests: z.number().int(), queries: z.number().int() }),
+      })
+      .openapi({ description: "WORKERS_PLAN's per-run limits and what the run used (counted as sent; the closing report write and lease release come after)" }),
+    stoppedEarly: z
+      .enum(["time", "subrequests", "queries"])
+      .nullable()
+      .openapi({ description: "why the run stopped taking new work before it ran out of work (null: it did not); the next run goes on" }),
+    left: z
+      .record(z.string(), z.union([z.number().int(), z.literal("not_started")]))
+      .openapi({ description: "per task, the items it had in hand and left for the next run, or not_started" }),
   })
   .passthrough()
-  .openapi("ReconcileReport", { description: "plus tasks, durationsMs, certificates, bill and errors" });
+  .openapi("ReconcileReport", { description: "plus tasks, durationsMs, certificates, bill (status, rows, foreign, diffs, written/total while partial) and errors" });
 
 const listRoute = createRoute({
   method: "get",
@@ -156,13 +171,18 @@ const reconcileRoute = createRoute({
   path: "/admin/reconcile",
   tags,
   summary: "Run the reconciliation job now (the cron runs it every minute)",
+  description:
+    "One run at a time: while another run (cron or admin) holds the lease, 409 reconcile_running names its start time (Retry-After: seconds until its lease expires at the latest). A run stays within WORKERS_PLAN's per-run limits and a wall-time budget; what it could not do is in `left`, and the next run goes on.",
   ...guard,
   request: {
     query: z.object({
       billDate: CalendarDate.optional().openapi({ param: { name: "billDate", in: "query" }, description: "also check this day's trade bill now (YYYY-MM-DD)" }),
     }),
   },
-  responses: { 200: { description: "the run's report", content: json(z.object({ report: ReportSchema })) }, ...errorResponses("invalid_request", ...ADMIN_AUTH_ERRORS, "forbidden") },
+  responses: {
+    200: { description: "the run's report", content: json(z.object({ report: ReportSchema })) },
+    ...errorResponses("invalid_request", ...ADMIN_AUTH_ERRORS, "forbidden", "reconcile_running"),
+  },
 });
 
 const billRoute = createRoute({

@@ -306,7 +306,7 @@ describe("the fulfilment hook's shipment", () => {
 
   it("the example hook ships the one-fen test item as virtual goods and leaves physical goods to the admin", async () => {
     const { fulfilOrder } = await import("../../src/fulfilment/hook");
-    const ctx = { env: w0().env, logger: w0().deps.logger };
+    const ctx = { env: w0().env, logger: w0().deps.logger, fetch: w0().deps.fetch };
     const order = (productId: string) => ({ id: "o", outTradeNo: "n", userId: "u", amount: 1, transactionId: "t", items: [{ productId, name: "x", quantity: 1, unitPrice: 1 }] });
     expect(await fulfilOrder(order("prod_cent"), ctx)).toEqual({ shipping: { logisticsType: "virtual" } });
     expect(await fulfilOrder(order("prod_tote"), ctx)).toBeUndefined();
