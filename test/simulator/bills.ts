@@ -5,7 +5,8 @@
  * back-tick-prefixed cells, yuan with 2 decimals (fee with 5), a summary header and row, CRLF lines.
  *
  * Built from the simulator's own records for the Asia/Shanghai day: one SUCCESS row per order paid
- * that day, one REFUND row per refund that succeeded that day. A day's bill exists from 10:00 the
+ * that day, one REFUND row per refund that succeeded that day, plus the rows of other apps or
+ * merchants sharing the merchant id that a test added (`addForeignBillRows`: another appid or mchid). A day's bill exists from 10:00 the
  * next morning (I.2) and only if it has rows; otherwise 400 NO_STATEMENT_EXIST. Download links live
  * 5 minutes. Cells never contain an ASCII comma (replaced by "，"), since the format has no quoting.
  * Summary counts are integers (the fixture writes `45.0`; parsers take both).
@@ -78,6 +79,7 @@ export function buildBill(sim: SimContext, date: string, type: "ALL" | "SUCCESS"
       });
     }
   }
+  rows.push(...foreignRows(sim, date, start, type));
   if (!rows.length) return null;
   rows.sort((a, b) => a.at - b.at);
   const sum = (k: "settle" | "refund" | "fee" | "order" | "applied") => rows.reduce((s, r) => s + r[k], 0);
@@ -90,6 +92,32 @@ export function buildBill(sim: SimContext, date: string, type: "ALL" | "SUCCESS"
       .join(","),
   ];
   return `\uFEFF${lines.join("\r\n")}\r\n`;
+}
+
+/** Rows of another app (or merchant) on the same bill: their own numbers, amounts and openids. */
+function foreignRows(sim: SimContext, date: string, start: number, type: "ALL" | "SUCCESS" | "REFUND"): Row[] {
+  const rows: Row[] = [];
+  for (const [g, spec] of (sim.state.foreignBillRows.get(date) ?? []).entries()) {
+    for (let i = 0; i < spec.count; i++) {
+      const at = start + 60_000 + ((g * 7919 + i * 104_729) % (86_000_000));
+      const amount = 100 + ((i * 37) % 9_900);
+      const outTradeNo = spec.outTradeNos?.[i] ?? `F${g}X${date.replace(/-/g, "")}N${i}`;
+      const transactionId = `42000${g}${String(i).padStart(9, "0")}${date.replace(/-/g, "")}`;
+      const refund = i % 5 === 4;
+      if (refund ? type === "SUCCESS" : type === "REFUND") continue;
+      const fee = Math.round(amount * FEE_RATE) * (refund ? -1 : 1);
+      rows.push({
+        at,
+        settle: refund ? 0 : amount, refund: refund ? amount : 0, fee, order: refund ? 0 : amount, applied: refund ? amount : 0,
+        cells: [billTime(at), spec.appid, spec.mchid, "0", "", transactionId, outTradeNo, `oForeign${g}_${i}`, "JSAPI",
+          refund ? "REFUND" : "SUCCESS", "OTHERS", "CNY", refund ? "0.00" : yuan(amount), "0.00",
+          refund ? `5030${g}${String(i).padStart(9, "0")}` : "0", refund ? `FR${g}N${i}` : "0", refund ? yuan(amount) : "0.00", "0.00",
+          refund ? "ORIGINAL" : "", refund ? "SUCCESS" : "", "another app's goods", "", fee5(fee), "0.60%",
+          refund ? "0.00" : yuan(amount), refund ? yuan(amount) : "0.00", ""],
+      });
+    }
+  }
+  return rows;
 }
 
 async function gzip(bytes: Uint8Array): Promise<Uint8Array> {

@@ -66,9 +66,19 @@ export interface SimState {
   prepays: Map<string, { outTradeNo: string; createdAt: number }>;
   refunds: Map<string, SimRefund>;
   bills: Map<string, BillFile>;
+  /** Bill date → rows of other apps or merchants sharing the merchant id (bills.ts). */
+  foreignBillRows: Map<string, ForeignBillRows[]>;
   stats: SimStats;
   /** Mini-program server APIs: tokens, shipping, phone codes (wxstate.ts). */
   wx: WxServerState;
+}
+
+/** `count` bill rows of another appid and/or mchid (every fifth a refund); the first use `outTradeNos`. */
+export interface ForeignBillRows {
+  count: number;
+  appid: string;
+  mchid: string;
+  outTradeNos?: string[];
 }
 
 export function emptyState(opts: Pick<SimulatorOptions, "tokenLifetimeS" | "shippingVisibleAfterMs" | "tradeManaged"> = {}): SimState {
@@ -79,6 +89,7 @@ export function emptyState(opts: Pick<SimulatorOptions, "tokenLifetimeS" | "ship
     prepays: new Map(),
     refunds: new Map(),
     bills: new Map(),
+    foreignBillRows: new Map(),
     stats: { calls: {}, notificationsQueued: 0, notificationAttempts: 0, notificationsDelivered: 0 },
     wx: emptyWxServerState(opts),
   };

@@ -8,7 +8,7 @@ import { Hono } from "hono";
 import { errorResponse, apiError, requireSignature, type SimEnv } from "./auth";
 import { registerBills } from "./bills";
 import { registerCertificates } from "./certificates";
-import { SimContext, emptyState, type SigningState } from "./context";
+import { SimContext, emptyState, type ForeignBillRows, type SigningState } from "./context";
 import { registerControl } from "./control";
 import { aesGcmEncrypt, rsaSign } from "./crypto";
 import { Faults, abortReason, sleep, type ActiveFault, type ApiFault, type FaultSpec } from "./faults";
@@ -85,6 +85,10 @@ export interface Simulator {
   settleRefund(outRefundNo: string, status: Exclude<RefundStatus, "PROCESSING">): Promise<SimRefund>;
   getRefund(outRefundNo: string): SimRefund | undefined;
   listRefunds(): SimRefund[];
+
+  // Bills (I)
+  /** Adds rows of another appid/mchid to a date's trade bill (a merchant id shared with another app). */
+  addForeignBillRows(date: string, rows: Partial<ForeignBillRows> & { count: number }): void;
 
   // Inspection
   getTransaction(outTradeNo: string): SimTransaction | undefined;
@@ -265,6 +269,11 @@ export function createSimulator(options: SimulatorOptions): Simulator {
     settleRefund: (no, status) => settleRefund(ctx, no, status),
     getRefund: (no) => ctx.state.refunds.get(no),
     listRefunds: () => [...ctx.state.refunds.values()],
+    addForeignBillRows: (date, rows) => {
+      const list = ctx.state.foreignBillRows.get(date) ?? [];
+      list.push({ appid: "wx0ther0ff1c1a1acc", mchid: options.mchid, ...rows });
+      ctx.state.foreignBillRows.set(date, list);
+    },
     getTransaction: (no) => ctx.state.transactions.get(no),
     listTransactions: () => [...ctx.state.transactions.values()],
     transactionView(no) {
