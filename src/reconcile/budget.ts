@@ -98,10 +98,7 @@ export class RunBudget {
 
   /** `inner`, counting each call as one subrequest. */
   fetch(inner: typeof fetch): typeof fetch {
-    return (input, init) => {
-      this.take("subrequests", 1);
-      return inner(input, init);
-    };
+    return (input, init) => counted(() => this.take("subrequests", 1), () => inner(input, init));
   }
 
   /** `inner`, counting each statement run (a batch counts every statement in it). */
@@ -133,6 +130,16 @@ export class RunBudget {
   }
 }
 
+/** Counts, then runs; a refusal comes back as a rejected promise, like any failed call. */
+function counted<T>(count: () => void, run: () => Promise<T>): Promise<T> {
+  try {
+    count();
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return run();
+}
+
 /** A prepared statement that reports each execution (bind returns another metered one). */
 class MeteredStatement {
   constructor(
@@ -143,20 +150,16 @@ class MeteredStatement {
     return new MeteredStatement(this.inner.bind(...values), this.count);
   }
   first(col?: string) {
-    this.count(1);
-    return col === undefined ? this.inner.first() : this.inner.first(col);
+    return counted(() => this.count(1), () => (col === undefined ? this.inner.first() : this.inner.first(col)));
   }
   run() {
-    this.count(1);
-    return this.inner.run();
+    return counted(() => this.count(1), () => this.inner.run());
   }
   all() {
-    this.count(1);
-    return this.inner.all();
+    return counted(() => this.count(1), () => this.inner.all());
   }
   raw(opts?: { columnNames?: boolean }) {
-    this.count(1);
-    return this.inner.raw(opts as { columnNames: true });
+    return counted(() => this.count(1), () => this.inner.raw(opts as { columnNames: true }));
   }
 }
 
@@ -173,10 +176,7 @@ function meteredD1(inner: D1Database | D1DatabaseSession, meter: Meter): D1Datab
   const count = (n: number) => meter.take(n);
   const metered = {
     prepare: (query: string) => new MeteredStatement(inner.prepare(query), count) as unknown as D1PreparedStatement,
-    batch: (statements: D1PreparedStatement[]) => {
-      count(statements.length);
-      return inner.batch(statements.map(unwrap));
-    },
+    batch: (statements: D1PreparedStatement[]) => counted(() => count(statements.length), () => inner.batch(statements.map(unwrap))),
     async exec(query: string) {
       // exec runs several statements: one is guarded before, the rest are counted as D1 reports them.
       count(1);
