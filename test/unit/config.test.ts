@@ -59,6 +59,7 @@ describe("parseConfig", () => {
     [{ WX_TRADE_MANAGED: "yes" }, /^WX_TRADE_MANAGED: must be one of auto, true, false$/],
     [{ WX_ORDER_JUMP_PATH: "/pages/order/index" }, /^WX_ORDER_JUMP_PATH: must be a mini-program page path/],
     [{ WX_ORDER_JUMP_PATH: "pages/order index" }, /^WX_ORDER_JUMP_PATH: /],
+    [{ WORKERS_PLAN: "enterprise" }, /^WORKERS_PLAN: must be one of free, paid$/],
   ])("rejects %o", (overrides, message) => {
     expect(misconfigured(overrides)).toMatch(message);
   });
@@ -79,6 +80,11 @@ describe("parseConfig", () => {
     expect(logLevelOf("error")).toBe("error");
     expect(logLevelOf("verbose")).toBe("info");
     expect(logLevelOf(undefined)).toBe("info");
+  });
+
+  it("reads WORKERS_PLAN (default free: the cron's per-run limits)", () => {
+    expect(parseConfig({ ...good(), WORKERS_PLAN: undefined }).workersPlan).toBe("free");
+    expect(parseConfig({ ...good(), WORKERS_PLAN: "paid" }).workersPlan).toBe("paid");
   });
 
   it("allows plain http notify URLs only for local development hosts", () => {
