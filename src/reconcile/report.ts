@@ -16,7 +16,7 @@ export interface TaskStats {
 }
 
 export interface BillCheckSummary {
-  /** not_due | already_checked | waiting | not_ready | partial (continues next run) | checked | failed */
+  /** not_due | already_checked | waiting | not_ready | deferred (no budget left this run) | partial (continues next run) | checked | failed */
   status: string;
   billDate: string | null;
   /** Rows of this merchant (appid and mchid ours). */

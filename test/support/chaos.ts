@@ -85,12 +85,17 @@ export function wrapD1(overrides: {
   });
 }
 
-/** env.DB whose next `failBatches` batches throw. */
-export function flakyD1(): { db: D1Database; failBatches: (n: number) => void; failures: () => number } {
+/** env.DB whose next `failBatches` batches throw (after letting `skip` batches through, e.g. a run's lease). */
+export function flakyD1(): { db: D1Database; failBatches: (n: number, skip?: number) => void; failures: () => number } {
   let batches = 0;
+  let skipping = 0;
   let failures = 0;
   const db = wrapD1({
     batch: async (real, stmts) => {
+      if (batches > 0 && skipping > 0) {
+        skipping--;
+        return real.batch(stmts);
+      }
       if (batches > 0) {
         batches--;
         failures++;
@@ -99,7 +104,14 @@ export function flakyD1(): { db: D1Database; failBatches: (n: number) => void; f
       return real.batch(stmts);
     },
   });
-  return { db, failBatches: (n) => void (batches = n), failures: () => failures };
+  return {
+    db,
+    failBatches: (n, skip = 0) => {
+      batches = n;
+      skipping = skip;
+    },
+    failures: () => failures,
+  };
 }
 
 export interface OrderRowLite {
