@@ -76,7 +76,7 @@ describe("fault: a refund applied at WeChat, its answer lost, the repeat refused
     expect(atWechat(w, order.outTradeNo)).toHaveLength(1);
   });
 
-  it("in the cron job (a refund WeChat never saw, re-sent with the same number, applied, answer lost, retry refused): PROCESSING by WeChat's word, then SUCCESS", async () => {
+  it("in the cron job (a refund WeChat never saw, re-sent with the same number, applied, answer lost; a repeat would be refused): no retry within the run, the next run's query finds it, PROCESSING by WeChat's word, then SUCCESS", async () => {
     const w = createWorld();
     const { order } = await paidOrder(w);
     w.sim.addFault({ target: "api", path: PATH, method: "POST", kind: "timeout", ms: 10, count: 3 });
@@ -85,10 +85,19 @@ describe("fault: a refund applied at WeChat, its answer lost, the repeat refused
 
     w.clock.advance(61_000);
     w.sim.addFault({ target: "api", path: PATH, method: "POST", kind: "applyThenDrop", answer: "systemError", repeat: REFUSED });
-    const report = await runJob(w); // query → unknown → re-send (same number) → 500 after applying → 400 → query
-    expect(report.tasks.refunds.failed).toBe(0);
+    const creates = w.sim.stats().calls[CREATE];
+    const report = await runJob(w); // query → unknown → re-send (same number) → 500 after applying: unknown, not retried in the run (SPEC §8)
+    expect(report.tasks.refunds.failed).toBe(1);
+    expect(report.errors).toEqual(expect.arrayContaining([expect.objectContaining({ task: "refunds", id: refund.id, code: "indeterminate" })]));
+    expect(w.sim.stats().calls[CREATE]).toBe(creates! + 1);
     expect(atWechat(w, order.outTradeNo)).toMatchObject([{ outRefundNo: refund.outRefundNo, refund: 900 }]);
-    expect(await row(refund.id)).toMatchObject({ status: "PROCESSING", submittedAt: expect.any(Number), outcomeUnknownAt: expect.any(Number) });
+    expect(await row(refund.id)).toMatchObject({ status: "PROCESSING" });
+
+    w.clock.advance(2 * 60_000 + 1000); // the failed item's push-back
+    const next = await runJob(w); // query → WeChat has it: PROCESSING, submitted; never sent again
+    expect(next.tasks.refunds.failed).toBe(0);
+    expect(w.sim.stats().calls[CREATE]).toBe(creates! + 1);
+    expect(await row(refund.id)).toMatchObject({ status: "PROCESSING", outcomeUnknownAt: expect.any(Number) });
 
     await w.sim.settleRefund(refund.outRefundNo, "SUCCESS");
     w.clock.advance(61_000);
