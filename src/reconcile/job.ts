@@ -129,14 +129,18 @@ export async function runReconciliation(env: Env, deps: AppDeps, opts: Reconcile
     });
     // After the order tasks, so orders that just became PAID are fulfilled in the same run.
     await timed("fulfilments", (s) => runDueFulfilments(ctx, deps.clock.now(), s));
-    // After fulfilments, so shipments the hook reported in this run are uploaded by it too.
-    // Metered like the rest: its calls and statements count (a refused one fails its item).
-    await timed("shipping", (s) =>
-      runShippingTasks({ db, d1: runEnv.DB, deps: runDeps, config, log: log.with({ task: "shipping" }) }, startedAt, s, (id, err) => ctx.fail("shipping", id, err)),
-    );
     await timed("bill", async (s) => {
       bill = await runBillCheck(ctx, startedAt, s, { force: opts.billDate, trigger: opts.trigger });
     });
+    // After fulfilments, so shipments the hook reported in this run are uploaded by it too. Its
+    // items declare no costs yet: it starts only while no budget has stopped the run, and its
+    // calls and statements are metered like the rest (one the limits refuse fails its item).
+    if (budget.stoppedEarly !== null) budget.leave("shipping", "not_started");
+    else {
+      await timed("shipping", (s) =>
+        runShippingTasks({ db, d1: runEnv.DB, deps: runDeps, config, log: log.with({ task: "shipping" }) }, startedAt, s, (id, err) => ctx.fail("shipping", id, err)),
+      );
+    }
   } catch (err) {
     // Not expected (timed catches per task), but the report below is written whatever happened.
     ctx.fail("run", null, err);

@@ -356,9 +356,15 @@ describe("cron: overdue, jump path, is_trade_managed", () => {
     await cron(w);
     expect(await count("SELECT count(*) AS n FROM flags WHERE order_id = ? AND kind = 'shipping_overdue'", j.order.id)).toBe(0);
     w.clock.advance(3600_000 + 1_000);
+    // Other tests' orders in this file are overdue too: on the free plan's per-run budget the
+    // flags are written over a few runs.
+    const flagged = () => count("SELECT count(*) AS n FROM flags WHERE order_id = ? AND kind = 'shipping_overdue'", j.order.id);
+    for (let i = 0; i < 10 && (await flagged()) === 0; i++) {
+      w.clock.advance(60_000);
+      await cron(w);
+    }
     await cron(w);
-    await cron(w);
-    expect(await count("SELECT count(*) AS n FROM flags WHERE order_id = ? AND kind = 'shipping_overdue'", j.order.id)).toBe(1);
+    expect(await flagged()).toBe(1);
   });
 
   it("does not flag when shipping is not required (WX_TRADE_MANAGED=false), and records shipments without uploading", async () => {
