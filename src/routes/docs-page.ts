@@ -5,7 +5,7 @@
  */
 export const docsHtml = (nonce: string): string => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>wxpay-edge API</title>
+<title>wxpay-edge API</title><link rel="icon" href="data:,">
 <style nonce="${nonce}">
 body{font:15px/1.5 system-ui,-apple-system,"PingFang SC",sans-serif;margin:0;color:#1d2129;background:#f7f8fa}
 header{background:#07c160;color:#fff;padding:16px 24px}header h1{margin:0;font-size:20px}
