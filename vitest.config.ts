@@ -45,8 +45,9 @@ export default defineConfig(async () => {
     ],
     test: {
       include: ["test/**/*.test.ts"],
-      // The example mini program's client tests run in jsdom, not workerd: vitest.miniprogram.config.ts.
-      exclude: ["test/miniprogram/**", "**/node_modules/**"],
+      // The example mini program's client tests run in jsdom (vitest.miniprogram.config.ts) and the
+      // console's in a real browser driven from Node (vitest.browser.config.ts), not in workerd.
+      exclude: ["test/miniprogram/**", "test/browser/**", "**/node_modules/**"],
       setupFiles: ["./test/setup.ts"],
       testTimeout: 30_000,
       hookTimeout: 30_000,
