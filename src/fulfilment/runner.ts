@@ -27,6 +27,7 @@ import { d1Of, ITEM, type ClaimedFulfilment } from "../orders/repository";
 import { FULFILMENT_LEASE_MS } from "./lease";
 
 export { FULFILMENT_LEASE_MS };
+export type ShipmentMode = "upload" | "record";
 /** Back-off after the n-th failed attempt (the last value repeats). */
 const BACKOFF_MS = [60_000, 2 * 60_000, 5 * 60_000, 15 * 60_000, 30 * 60_000, 60 * 60_000];
 /** After this many failures a flag asks a human to look. */
@@ -59,7 +60,11 @@ const SQL = {
  * in the same batch, the order and its lines (read for nothing when the claim loses — cheaper
  * than a second round trip when it wins); one more for the outcome.
  */
-export async function runFulfilment(db: Db, deps: AppDeps, env: Env, orderId: string): Promise<FulfilmentOutcome> {
+/**
+ * `shipment`: what happens to a shipment the hook returns — uploaded now, or (the cron job) only
+ * recorded as due, for the job's shipping task to upload within the run's budget.
+ */
+export async function runFulfilment(db: Db, deps: AppDeps, env: Env, orderId: string, shipment: ShipmentMode = "upload"): Promise<FulfilmentOutcome> {
   const d1 = d1Of(db);
   const now = deps.clock.now();
   const [claimed, orderRows, items] = await d1.batch<Record<string, unknown>>([
@@ -70,7 +75,7 @@ export async function runFulfilment(db: Db, deps: AppDeps, env: Env, orderId: st
   const claim = rowsOf(claimed)[0];
   if (!claim) return "not_due";
   const order = rowsOf(orderRows)[0] as Omit<PaidOrderForFulfilment, "items"> | undefined;
-  return runHook(db, deps, env, orderId, claim.attempts as number, order ? { ...order, items: ITEM.decodeAll(rowsOf(items)).map(lineOf) } : null);
+  return runHook(db, deps, env, orderId, claim.attempts as number, order ? { ...order, items: ITEM.decodeAll(rowsOf(items)).map(lineOf) } : null, shipment);
 }
 
 /**
@@ -106,6 +111,7 @@ async function runHook(
   orderId: string,
   attempts: number,
   order: PaidOrderForFulfilment | null,
+  shipment: ShipmentMode = "upload",
 ): Promise<FulfilmentOutcome> {
   const d1 = d1Of(db);
   const log = deps.logger.with({ orderId, attempt: attempts });
@@ -130,7 +136,7 @@ async function runHook(
   if (!done.meta.changes) return superseded(log);
   if (result?.shipping !== undefined && order) {
     // After DONE: the hook never runs again, and the shipment is recorded once (shipFromHook).
-    await shipFromHook({ db, d1, deps, config: getConfig(env), log }, orderId, result.shipping, order.items, order.userId).catch((err: unknown) =>
+    await shipFromHook({ db, d1, deps, config: getConfig(env), log }, orderId, result.shipping, order.items, order.userId, shipment === "upload").catch((err: unknown) =>
       log.error("shipment from the fulfilment hook failed; the cron retries uploads, or ship it from the admin API", { error: err }),
     );
   }

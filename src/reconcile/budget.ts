@@ -13,7 +13,7 @@
  * A reserve (the run's closing writes: report and lease release) is kept back from the tasks:
  * until `close()`, the counters stop at limit − reserve; after it, at the limit itself.
  *
- * Plugging in a task (e.g. shipping): give each item a worst-case `ItemCost`, call
+ * Plugging in a task (as shipping/cron.ts does): give each item a worst-case `ItemCost`, call
  * `forEachDue(ctx, task, items, stats, cost, …)` (reconcile/context.ts), or, by hand,
  * `if (!ctx.budget.canSpend(r, q)) return ctx.budget.leave(task, remaining)` before each item;
  * make its calls through `ctx.deps.fetch` and `ctx.db`, which are the metered ones.

@@ -74,22 +74,23 @@ export function describeError(err: unknown): { code: string; message: string } {
  * The per-item loop of the bounded tasks: each item counts as scanned, as changed when `work`
  * says so; a failure is counted, recorded under `task`, and the item pushed back (a failing
  * push-back is ignored: the item stays due). One item never stops the others; the budget does:
- * an item starts only if its worst case (`cost`, push-back included) still fits, and the items
- * left are reported.
+ * an item starts only if its worst case (`cost`, push-back included; per item when items differ)
+ * still fits, and the items left are reported. Returns whether every item was taken.
  */
 export async function forEachDue<T extends { id: string }>(
   ctx: JobContext,
   task: TaskName,
   items: readonly T[],
   stats: TaskStats,
-  cost: ItemCost,
+  cost: ItemCost | ((item: T) => ItemCost),
   work: (item: T) => Promise<boolean>,
   pushBack: (item: T) => Promise<unknown>,
-): Promise<void> {
+): Promise<boolean> {
   for (const [i, item] of items.entries()) {
-    if (!ctx.budget.canSpend(cost.requests, cost.queries)) {
+    const c = typeof cost === "function" ? cost(item) : cost;
+    if (!ctx.budget.canSpend(c.requests, c.queries)) {
       ctx.budget.leave(task, items.length - i);
-      return;
+      return false;
     }
     stats.scanned++;
     try {
@@ -100,4 +101,5 @@ export async function forEachDue<T extends { id: string }>(
       await pushBack(item).catch(() => {});
     }
   }
+  return true;
 }

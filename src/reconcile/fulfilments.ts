@@ -9,11 +9,13 @@ import { forEachDue, type JobContext } from "./context";
 import type { TaskStats } from "./report";
 
 /**
- * The claim batch (3 statements) and the outcome (2 with a flag), plus what the merchant's hook
- * may use: 2 requests and 3 queries (through `ctx.fetch` and `env.DB`, which are counted; a
- * hook that needs more should raise these numbers).
+ * The claim batch (3 statements) and the outcome (2 with a flag; DONE is 1, then a shipment the
+ * hook returned is recorded (1) with the buyer's phone read for SF (1) — its upload is the
+ * shipping task's item, later in the run), plus what the merchant's hook may use: 2 requests and
+ * 3 queries (through `ctx.fetch` and `env.DB`, which are counted; a hook that needs more should
+ * raise these numbers).
  */
-export const FULFILMENT_COST: ItemCost = { requests: 2, queries: 8 };
+export const FULFILMENT_COST: ItemCost = { requests: 2, queries: 9 };
 
 export async function runDueFulfilments(ctx: JobContext, now: number, stats: TaskStats): Promise<void> {
   const ids = await dueFulfilments(ctx.db, now, ctx.limits.fulfilments);
@@ -24,7 +26,7 @@ export async function runDueFulfilments(ctx: JobContext, now: number, stats: Tas
     stats,
     FULFILMENT_COST,
     async ({ id }) => {
-      const outcome = await runFulfilment(ctx.db, ctx.deps, ctx.env, id);
+      const outcome = await runFulfilment(ctx.db, ctx.deps, ctx.env, id, "record");
       if (outcome === "failed") throw new HookFailed();
       return outcome === "done";
     },

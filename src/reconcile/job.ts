@@ -132,15 +132,9 @@ export async function runReconciliation(env: Env, deps: AppDeps, opts: Reconcile
     await timed("bill", async (s) => {
       bill = await runBillCheck(ctx, startedAt, s, { force: opts.billDate, trigger: opts.trigger });
     });
-    // After fulfilments, so shipments the hook reported in this run are uploaded by it too. Its
-    // items declare no costs yet: it starts only while no budget has stopped the run, and its
-    // calls and statements are metered like the rest (one the limits refuse fails its item).
-    if (budget.stoppedEarly !== null) budget.leave("shipping", "not_started");
-    else {
-      await timed("shipping", (s) =>
-        runShippingTasks({ db, d1: runEnv.DB, deps: runDeps, config, log: log.with({ task: "shipping" }) }, startedAt, s, (id, err) => ctx.fail("shipping", id, err)),
-      );
-    }
+    // After fulfilments, so shipments the hook reported in this run are uploaded by it too (as
+    // the shipping task's items: their due time is now, not the run's start).
+    await timed("shipping", (s) => runShippingTasks(ctx, deps.clock.now(), s));
   } catch (err) {
     // Not expected (timed catches per task), but the report below is written whatever happened.
     ctx.fail("run", null, err);

@@ -33,7 +33,7 @@ const SQL = {
   order: 'SELECT transaction_id AS "transactionId", openid, paid_at AS "paidAt", status, user_id AS "userId" FROM orders WHERE id = ?',
   items: `SELECT ${ITEM.columns} FROM order_items WHERE order_id = ? ORDER BY line`,
   flag: "INSERT INTO flags (order_id, kind, detail, at) SELECT ?, ?, ?, ? WHERE changes() > 0",
-  due: "SELECT order_id AS id FROM shippings WHERE status = ? AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
+  due: 'SELECT order_id AS id, outcome_unknown AS "outcomeUnknown" FROM shippings WHERE status = ? AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?',
 } as const;
 
 export interface ClaimedUpload {
@@ -141,8 +141,8 @@ export async function patchShipping(
   return (res?.meta.changes ?? 0) > 0;
 }
 
-/** Order ids whose record in `status` is due (`next_attempt_at`), oldest first. */
-export async function dueShippings(d1: D1Database, status: ShippingStatus, now: number, limit: number): Promise<string[]> {
-  const { results } = await d1.prepare(SQL.due).bind(status, now, limit).all<{ id: string }>();
-  return results.map((r) => r.id);
+/** Records in `status` that are due (`next_attempt_at`), oldest first: the order id, and whether the last upload's outcome is unknown. */
+export async function dueShippings(d1: D1Database, status: ShippingStatus, now: number, limit: number): Promise<{ id: string; outcomeUnknown: boolean }[]> {
+  const { results } = await d1.prepare(SQL.due).bind(status, now, limit).all<{ id: string; outcomeUnknown: number }>();
+  return results.map((r) => ({ id: r.id, outcomeUnknown: r.outcomeUnknown === 1 }));
 }

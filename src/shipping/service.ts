@@ -117,9 +117,17 @@ export async function requestShipment(ctx: ShippingContext, orderId: string, req
 
 /**
  * What the fulfilment hook returned (`{ shipping }`): recorded once per order (a record that
- * exists — an admin's, or this hook's on an earlier run — wins) and uploaded.
+ * exists — an admin's, or this hook's on an earlier run — wins) and uploaded (`upload`), or left
+ * due for the cron's shipping task.
  */
-export async function shipFromHook(ctx: ShippingContext, orderId: string, shipping: unknown, lines: { name: string; quantity: number }[], userId: string): Promise<void> {
+export async function shipFromHook(
+  ctx: ShippingContext,
+  orderId: string,
+  shipping: unknown,
+  lines: { name: string; quantity: number }[],
+  userId: string,
+  upload = true,
+): Promise<void> {
   const parsed = ShipmentRequestSchema.safeParse(shipping);
   if (!parsed.success) {
     ctx.log.error("fulfilment hook returned an invalid shipment; ship it from the admin API", { orderId, issue: parsed.error.issues[0]?.message });
@@ -133,7 +141,7 @@ export async function shipFromHook(ctx: ShippingContext, orderId: string, shippi
     isAllDelivered: parcels.length > 1 ? (parsed.data.isAllDelivered ?? true) : null,
     now: ctx.deps.clock.now(),
   });
-  if (row) await runUpload(ctx, orderId);
+  if (row && upload) await runUpload(ctx, orderId);
 }
 
 // ---------------------------------------------------------------------------------------------

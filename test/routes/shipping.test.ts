@@ -7,6 +7,7 @@ import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import { runReconciliation } from "../../src/reconcile/job";
 import { ADMIN_TOKEN, APPSECRET } from "../fixtures/keys";
+import { cronCounted } from "../support/counting";
 import { count, getOrder, paidAtWechat } from "../support/shop";
 import { createWorld, forgetAccessToken, type World, type WorldOptions } from "../support/world";
 
@@ -304,6 +305,25 @@ describe("the fulfilment hook's shipment", () => {
     expect((await getOrder(w, j.user.token, j.order.id)).shipping).toMatchObject({ status: "SHIPPED", logisticsType: "virtual" });
   });
 
+  it("run by the cron, the hook's shipment is recorded by the fulfilment and uploaded by the shipping task (an item of its own, within the budget)", async () => {
+    let hookRuns = 0;
+    const w = world({
+      fulfil: async () => {
+        if (++hookRuns === 1) throw new Error("hook down");
+        return { shipping: { logisticsType: "virtual" } };
+      },
+    });
+    const j = await paid(w, [{ productId: "prod_cent", quantity: 1 }]);
+    expect(w.uploads).toHaveLength(0);
+    await cron(w); // is_trade_managed; the fulfilment is not due yet (back-off)
+    w.clock.advance(61_000);
+    const r = await cron(w);
+    expect(r.tasks.fulfilments).toMatchObject({ scanned: 1, changed: 1 });
+    expect(r.tasks.shipping.changed).toBe(1);
+    expect(w.uploads).toHaveLength(1);
+    expect((await getOrder(w, j.user.token, j.order.id)).shipping).toMatchObject({ status: "SHIPPED", logisticsType: "virtual" });
+  });
+
   it("the example hook ships the one-fen test item as virtual goods and leaves physical goods to the admin", async () => {
     const { fulfilOrder } = await import("../../src/fulfilment/hook");
     const ctx = { env: w0().env, logger: w0().deps.logger, fetch: w0().deps.fetch };
@@ -414,5 +434,61 @@ describe("what the API shows", () => {
     const j = await paid(w);
     expect((await getOrder(w, j.user.token, j.order.id)).shipping).toEqual({ status: "NOT_SHIPPED", logisticsType: null, parcels: [] });
     expect((await detail(w, j.order.id)).shipping).toMatchObject({ status: "NOT_SHIPPED", attempts: 0 });
+  });
+});
+
+describe("cron: shipping within the run's budget", () => {
+  it("free plan, 100 due uploads: each run stops taking uploads before the limits, leaves the rest (left.shipping), has no call refused; the backlog drains", async () => {
+    const w = world({ sim: { push: undefined } });
+    const u = await w.login();
+    const now = w.clock.now();
+    // 100 paid orders with a due upload each; WeChat (below) accepts every upload.
+    await w.env.DB.prepare(
+      "INSERT INTO orders (id, user_id, openid, out_trade_no, status, amount, description, time_expire, expires_at, transaction_id, paid_at, created_at, updated_at) " +
+        "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < 100) " +
+        "SELECT 'ord_bulkship' || n, ?1, ?2, 'BULKSHIP' || n, 'PAID', 100, 'bulk', '2026-11-29T20:30:00+08:00', ?3, '4200009' || n, ?3, ?3, ?3 FROM seq",
+    )
+      .bind(u.userId, u.openid, now)
+      .run();
+    await w.env.DB.prepare(
+      "INSERT INTO shippings (order_id, status, logistics_type, parcels, source, attempts, next_attempt_at, created_at, updated_at) " +
+        "SELECT id, 'UPLOADING', 'virtual', '[{\"itemDesc\":\"bulk*1\"}]', 'admin', 0, ?1, ?1, ?1 FROM orders WHERE out_trade_no LIKE 'BULKSHIP%'",
+    )
+      .bind(now)
+      .run();
+    let uploads = 0;
+    const accepting: typeof fetch = async (input, init) => {
+      if (new URL(input instanceof Request ? input.url : String(input)).pathname === UPLOAD) {
+        uploads++;
+        return Response.json({ errcode: 0, errmsg: "ok" });
+      }
+      return w.deps.fetch(input, init);
+    };
+    const uploading = () => count("SELECT COUNT(*) AS n FROM shippings s JOIN orders o ON o.id = s.order_id WHERE s.status = 'UPLOADING' AND o.out_trade_no LIKE 'BULKSHIP%'");
+
+    let runs = 0;
+    let stoppedMidway = 0;
+    while ((await uploading()) > 0 && runs < 60) {
+      const before = await uploading();
+      const sent = uploads;
+      w.clock.advance(60_000);
+      const { report, requests, queries } = await cronCounted(w, accepting);
+      runs++;
+      // Counted by us: within the free plan's limits; no call was refused (that would fail its item).
+      expect(requests).toBeLessThanOrEqual(45);
+      expect(queries).toBeLessThanOrEqual(45);
+      expect(report.errors.filter((e) => e.task === "shipping" || e.code === "budget_exceeded")).toEqual([]);
+      const taken = uploads - sent;
+      expect(before - (await uploading())).toBe(taken);
+      if (taken > 0 && taken < Math.min(50, before)) {
+        stoppedMidway++;
+        expect(report.stoppedEarly).not.toBeNull();
+        expect(report.left.shipping).toBe(Math.min(50, before) - taken);
+      }
+    }
+    expect(await uploading()).toBe(0);
+    expect(uploads).toBe(100);
+    expect(stoppedMidway).toBeGreaterThan(1);
+    expect(runs).toBeGreaterThan(3);
   });
 });

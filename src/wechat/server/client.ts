@@ -35,6 +35,15 @@ function cacheFor(deps: AppDeps, key: string): TokenCache {
   return c;
 }
 
+/**
+ * What `calls` calls through one client may send at worst (the cron declares its shipping items'
+ * costs from it): each call; one access-token fetch (read the stored copy, stable_token, store it);
+ * and per call a rejected token's retry (drop it, read the store, stable_token, store it, send again).
+ */
+export function serverApiCost(calls: number): { requests: number; queries: number } {
+  return { requests: calls + 1 + 2 * calls, queries: 2 + 3 * calls };
+}
+
 export function createServerApi(p: { config: Config; deps: AppDeps; d1: D1Database }): ServerApi {
   const { config, deps } = p;
   const timeoutMs = deps.upstream?.wechatServerTimeoutMs ?? DEFAULT_TIMEOUT_MS;
