@@ -2,7 +2,9 @@
 // by our own wrapper: a run with one item of a kind minus the idle run right after it. Own file: nothing else due.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { ItemCost } from "../../src/reconcile/budget";
+import { PLAN_LIMITS, type ItemCost } from "../../src/reconcile/budget";
+import { CRON_TIMEOUT_MS, RUN_WALL_MS } from "../../src/reconcile/job";
+import { CLOSE_QUERIES } from "../../src/reconcile/lease";
 import { SHIPPING_COSTS } from "../../src/shipping/cron";
 import { cronCounted } from "../support/counting";
 import { paidAtWechat } from "../support/shop";
@@ -37,6 +39,14 @@ const due = (orderId: string, now: number, outcomeUnknown = false) =>
     .run();
 
 describe("declared shipping item costs are upper bounds of what an item really spends", () => {
+  it("every kind of item fits an empty free-plan run (its requests' timeouts within the wall time), so none starves", () => {
+    for (const c of Object.values(SHIPPING_COSTS)) {
+      expect(c.requests * CRON_TIMEOUT_MS).toBeLessThanOrEqual(RUN_WALL_MS);
+      expect(c.requests).toBeLessThanOrEqual(PLAN_LIMITS.free.subrequests);
+      expect(c.queries).toBeLessThanOrEqual(PLAN_LIMITS.free.queries - CLOSE_QUERIES);
+    }
+  });
+
   it("settings, uploads (with a token fetch, an unknown outcome, a rejected token), a get_order refresh, an overdue flag", async () => {
     const w = createWorld({ env: { ORDER_RATE_LIMIT: "0" }, sim: { push: undefined } });
     const [a, b, c] = [await paidAtWechat(w), await paidAtWechat(w), await paidAtWechat(w)];

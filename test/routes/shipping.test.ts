@@ -468,7 +468,7 @@ describe("cron: shipping within the run's budget", () => {
 
     let runs = 0;
     let stoppedMidway = 0;
-    while ((await uploading()) > 0 && runs < 60) {
+    while ((await uploading()) > 0 && runs < 120) {
       const before = await uploading();
       const sent = uploads;
       w.clock.advance(60_000);

@@ -38,10 +38,12 @@ function cacheFor(deps: AppDeps, key: string): TokenCache {
 /**
  * What `calls` calls through one client may send at worst (the cron declares its shipping items'
  * costs from it): each call; one access-token fetch (read the stored copy, stable_token, store it);
- * and per call a rejected token's retry (drop it, read the store, stable_token, store it, send again).
+ * and one rejected token's retry (drop it, read the store, stable_token, store it, send again).
+ * A second rejection within the same few calls (the new token invalidated seconds after it was
+ * issued) is not declared: the run's counters would refuse that call rather than pass the plan.
  */
 export function serverApiCost(calls: number): { requests: number; queries: number } {
-  return { requests: calls + 1 + 2 * calls, queries: 2 + 3 * calls };
+  return { requests: calls + 1 + 2, queries: 2 + 3 };
 }
 
 export function createServerApi(p: { config: Config; deps: AppDeps; d1: D1Database }): ServerApi {
