@@ -10,6 +10,7 @@
 //   npm run bench -- --no-scale        skip the 100 000-order pass and the reconciliation run
 //   npm run bench -- --profile get,list  also a V8 CPU profile of those routes (bench/.tmp/run)
 //   npm run bench -- --tree <dir>      measure another checkout (e.g. a git worktree of the commit before a change)
+//   npm run bench -- --only login,get  measure only those routes (no scale pass)
 //   npm run bench -- --serve           start everything, measure nothing, wait for Ctrl-C
 import { execFileSync, spawnSync } from "node:child_process";
 import { cpus, totalmem } from "node:os";
@@ -33,11 +34,13 @@ const STATE = join(RUN, "state");
 const FLOOR_STATE = join(RUN, "floor-state");
 const argv = process.argv.slice(2);
 const QUICK = argv.includes("--quick");
-const SCALE = !argv.includes("--no-scale");
+const SCALE = !argv.includes("--no-scale") && !argv.includes("--only");
 const LABEL = argv.includes("--label") ? argv[argv.indexOf("--label") + 1] : null;
 /** The source tree to measure (default: this one). `--tree <dir>` measures e.g. a git worktree of an older commit. */
 const TREE = argv.includes("--tree") ? argv[argv.indexOf("--tree") + 1] : null;
 const PROFILE = argv.includes("--profile") ? argv[argv.indexOf("--profile") + 1].split(",") : [];
+/** `--only login,create`: measure only those routes (notifyDup needs notifyFirst); implies --no-scale. */
+const ONLY = argv.includes("--only") ? argv[argv.indexOf("--only") + 1].split(",") : null;
 
 const COUNTS = QUICK
   ? { login: 150, create: 150, notifyFirst: 150, notifyDup: 200, get: 300, list: 200, warm: 40, scaleOrders: 5000, scaleUsers: 1000, pending: 1000 }
@@ -338,7 +341,9 @@ async function main() {
   results.crypto = { workerd: wcrypto, node: ncrypto };
   log(`  workerd: sign ${fmt(wcrypto.rsaSignUs, 0)} µs, verify ${fmt(wcrypto.rsaVerifyUs, 0)} µs, AES-GCM 1 KB ${fmt(wcrypto.aesGcmDecrypt1KbUs, 1)} µs, two signs ${fmt(wcrypto.twoSignaturesUs, 0)} µs; Node two signs ${fmt(ncrypto.twoSignaturesUs, 0)} µs`);
 
-  const routes = defineRoutes(ctx);
+  const allRoutes = defineRoutes(ctx);
+  const routes = ONLY ? Object.fromEntries(Object.entries(allRoutes).filter(([name]) => ONLY.includes(name))) : allRoutes;
+  if (ONLY) results.notes.push(`partial run: only ${Object.keys(routes).join(", ")} (--only)`);
 
   // ---- D1 round trips, counted ----
   log("• counting D1 round trips per request (production app and floor routes, sequential)");
