@@ -83,6 +83,24 @@ describe("POST /v1/auth/login", () => {
     await expectError(res, 429, "rate_limited");
   });
 
+  it("goes through the shared server-API transport: WeChat's rid is logged, the AppSecret and the code never are", async () => {
+    const w = createWorld();
+    w.sim.addFault({ target: "api", path: "/sns/jscode2session", kind: "errcode", errcode: 40013, errmsg: "invalid appid rid: 6492f1e3-1b2c" });
+    const { code } = w.sim.mintCode();
+    const body = await expectError(await login(w, { code }), 502, "upstream_unavailable");
+    expect(body.error.message).not.toContain("6492f1e3");
+    const logs = w.logs.join("\n");
+    expect(logs).toContain("6492f1e3-1b2c");
+    expect(logs).toContain('"api":"sns/jscode2session"');
+    expect(logs).toContain("check WX_APPID and WX_APPSECRET");
+    expect(logs).not.toContain(APPSECRET);
+    expect(logs).not.toContain(code);
+    // A bad code is the client's mistake: no warning for it.
+    w.logs.length = 0;
+    await expectError(await login(w, { code: "never-issued" }), 401, "invalid_code");
+    expect(w.logs.filter((l) => l.includes('"level":"warn"'))).toEqual([]);
+  });
+
   it("retries errcode -1 at most twice, then answers 502 upstream_unavailable", async () => {
     const w = createWorld();
     w.sim.addFault({ target: "api", path: "/sns/jscode2session", kind: "errcode", errcode: -1, count: 2 });

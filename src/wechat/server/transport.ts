@@ -17,6 +17,11 @@ export interface WxRequest {
   /** Sent as JSON (POST). */
   body?: unknown;
   timeoutMs: number;
+  /**
+   * errcodes that are an ordinary answer for this API (a bad login code: the client's mistake,
+   * answered 4xx by the route), logged at debug rather than warn.
+   */
+  expectedErrcodes?: ReadonlySet<number>;
 }
 
 export interface WxTransportDeps {
@@ -74,7 +79,8 @@ export async function sendWx(deps: WxTransportDeps, base: string, req: WxRequest
     return classifyWxAnswer(req.api, status, text);
   } catch (err) {
     if (err instanceof WxErrcodeError) {
-      deps.logger.warn("wechat server api error", { api: req.api, errcode: err.errcode, rid: err.rid });
+      const level = req.expectedErrcodes?.has(err.errcode) ? "debug" : "warn";
+      deps.logger[level]("wechat server api error", { api: req.api, errcode: err.errcode, rid: err.rid });
     } else if (err instanceof WxUnknownOutcomeError) {
       deps.logger.warn("wechat server api unusable answer", { api: req.api, reason: err.reason, status: err.status });
     }
