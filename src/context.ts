@@ -50,7 +50,7 @@ export interface AppDeps {
   fulfil: FulfilmentHook;
   /**
    * Outbound call tuning; defaults: WeChat Pay 5 s per attempt and 2 retries, login 4 s, server APIs
-   * 5 s; the reconciliation job's WeChat Pay calls 3 s, never retried within a run (`cronTimeoutMs`).
+   * 5 s; the reconciliation job's calls (WeChat Pay and server APIs) 3 s, never retried within a run (`cronTimeoutMs`).
    */
   upstream?: { wechatPay?: TransportOptions; loginTimeoutMs?: number; wechatServerTimeoutMs?: number; cronTimeoutMs?: number };
 }

@@ -8,7 +8,7 @@
 import type { ItemCost } from "../reconcile/budget";
 import { forEachDue, type JobContext } from "../reconcile/context";
 import type { TaskStats } from "../reconcile/report";
-import { serverApiCost } from "../wechat/server/client";
+import { createServerApi, serverApiCost } from "../wechat/server/client";
 import { dueShippings, findShipping, patchShipping } from "./repository";
 import { refreshShippingFromWechat, runUpload, type ShippingContext } from "./service";
 import { applyJumpPath, refreshTradeManaged, shippingRequired } from "./settings";
@@ -66,7 +66,15 @@ const FLAG = "INSERT INTO flags (order_id, kind, detail, at) SELECT ?, 'shipping
  * stopped before its next select) and stays due for the next run.
  */
 export async function runShippingTasks(job: JobContext, now: number, stats: TaskStats, limits: ShippingLimits = DEFAULT_SHIPPING_LIMITS): Promise<void> {
-  const ctx: ShippingContext = { db: job.db, d1: job.env.DB, deps: job.deps, config: job.config, log: job.log.with({ task: "shipping" }) };
+  const ctx: ShippingContext = {
+    db: job.db,
+    d1: job.env.DB,
+    deps: job.deps,
+    config: job.config,
+    log: job.log.with({ task: "shipping" }),
+    // The run's timeout, as for its WeChat Pay calls: its budget stops taking items on that figure.
+    api: createServerApi({ config: job.config, deps: job.deps, d1: job.env.DB, timeoutMs: job.budget.opts.requestTimeoutMs }),
+  };
   const each = <T extends { id: string }>(items: readonly T[], cost: ItemCost | ((item: T) => ItemCost), work: (item: T) => Promise<boolean>) =>
     // Pushed back inside `work` where that matters; a failed upload's lease expires, a flag stays due.
     forEachDue(job, "shipping", items, stats, cost, work, async () => {});

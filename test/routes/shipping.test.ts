@@ -222,6 +222,20 @@ describe("upload outcomes", () => {
     expect(w.sim.wx.shipping(j.transactionId)?.finishShippingCount).toBe(1);
   });
 
+  it("the cron's server-API calls time out on the cron's timeout (the one its budget reserves), not the routes' longer one", async () => {
+    const w = world({ sim: { push: undefined } });
+    w.deps.upstream = { ...w.deps.upstream, wechatServerTimeoutMs: 3_000, cronTimeoutMs: 200 };
+    const j = await paid(w);
+    // The admin's upload fails fast (an errcode), leaving the record for the cron.
+    w.sim.addFault({ target: "api", path: UPLOAD, kind: "errcode", errcode: -1 });
+    expect((await ship(w, j.order.id, express())).shipping.status).toBe("UPLOADING");
+    // WeChat answers the cron's upload after 800 ms: past the cron's 200 ms, well within 3 s.
+    w.sim.addFault({ target: "api", path: UPLOAD, kind: "delay", ms: 800 });
+    w.clock.advance(61_000);
+    await cron(w);
+    expect((await detail(w, j.order.id)).shipping).toMatchObject({ status: "UPLOADING", lastError: "unknown_outcome" });
+  });
+
   it("a 5xx that did not apply: get_order says awaiting shipment, then the upload", async () => {
     const w = world();
     const j = await paid(w);

@@ -46,9 +46,15 @@ export function serverApiCost(calls: number): { requests: number; queries: numbe
   return { requests: calls + 1 + 2, queries: 2 + 3 };
 }
 
-export function createServerApi(p: { config: Config; deps: AppDeps; d1: D1Database }): ServerApi {
+export function createServerApi(p: {
+  config: Config;
+  deps: AppDeps;
+  d1: D1Database;
+  /** Per attempt; the cron passes its own (the run's budget reserves that long per request). */
+  timeoutMs?: number;
+}): ServerApi {
   const { config, deps } = p;
-  const timeoutMs = deps.upstream?.wechatServerTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const timeoutMs = p.timeoutMs ?? deps.upstream?.wechatServerTimeoutMs ?? DEFAULT_TIMEOUT_MS;
   const cache = cacheFor(deps, `${config.wxApiBase}|${config.appid}`);
   const source: TokenSource = {
     clock: deps.clock,
