@@ -71,3 +71,21 @@ export async function openAtRest(keys: SessionKeys | readonly SessionKeys[], sea
   }
   throw lastError;
 }
+
+/** Seals and opens one kind of value at rest (one `aad`): for stores that should not know the keys. */
+export interface Sealer {
+  seal(plaintext: string): Promise<string>;
+  open(sealed: string): Promise<string>;
+}
+
+/** A Sealer on the current secret's at-rest key, opening with the previous one too during a rotation. */
+export function atRestSealer(
+  config: { sessionSecret: string; sessionSecretPrevious: string | null },
+  random: Random,
+  aad: string,
+): Sealer {
+  return {
+    seal: async (plaintext) => sealAtRest(await sessionKeys(config.sessionSecret), random, plaintext, aad),
+    open: async (sealed) => openAtRest(await sessionKeyring(config), sealed, aad),
+  };
+}

@@ -5,11 +5,12 @@
  * compare-and-drop the token that failed, fetch again in normal mode, retry once — a second
  * rejection is thrown, never looped on (a wrong-account token would loop forever).
  */
+import { atRestSealer } from "../../auth/keys";
 import type { Config } from "../../config";
 import type { AppDeps } from "../../context";
 import { isTokenError, WxUnknownOutcomeError } from "./errors";
 import { dropAccessToken, getAccessToken, newTokenCache, type TokenCache, type TokenSource } from "./token";
-import { d1TokenStore } from "./token-store";
+import { d1TokenStore, tokenAad } from "./token-store";
 import { sendWx } from "./transport";
 
 /** Per attempt; WeChat's server APIs answer in well under a second when healthy. */
@@ -58,7 +59,7 @@ export function createServerApi(p: {
   const cache = cacheFor(deps, `${config.wxApiBase}|${config.appid}`);
   const source: TokenSource = {
     clock: deps.clock,
-    store: d1TokenStore(p.d1, config.appid, () => deps.clock.now()),
+    store: d1TokenStore(p.d1, config.appid, () => deps.clock.now(), atRestSealer(config, deps.random, tokenAad(config.appid))),
     async fetchToken() {
       const b = await sendWx(deps, config.wxApiBase, {
         api: STABLE_TOKEN_API,

@@ -9,7 +9,9 @@ import { getConfig } from "../../../src/config";
 import { createServerApi } from "../../../src/wechat/server/client";
 import { WxErrcodeError, WxUnknownOutcomeError } from "../../../src/wechat/server/errors";
 import { cachedTokenOf, MIN_CACHE_MS } from "../../../src/wechat/server/token";
-import { d1TokenStore, tokenKvKey } from "../../../src/wechat/server/token-store";
+import { atRestSealer } from "../../../src/auth/keys";
+import { cryptoRandom } from "../../../src/lib/random";
+import { d1TokenStore, tokenAad, tokenKvKey } from "../../../src/wechat/server/token-store";
 import { classifyWxAnswer, ridOf } from "../../../src/wechat/server/transport";
 import { APPID, APPSECRET } from "../../fixtures/keys";
 import { createWorld, forgetAccessToken, type World } from "../../support/world";
@@ -19,19 +21,28 @@ const BODY = { appid: APPID };
 
 
 /** The world plus a record of every stable_token request body the Worker sent. */
-function setup(): { w: World; api: ReturnType<typeof createServerApi>; tokenBodies: unknown[] } {
+function setup(): { w: World; api: ReturnType<typeof createServerApi>; tokenBodies: unknown[]; issued: string[] } {
   const tokenBodies: unknown[] = [];
+  const issued: string[] = [];
   const w = createWorld();
   const simFetch = w.deps.fetch;
   w.deps.fetch = async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
-    if (url.pathname === "/cgi-bin/stable_token") tokenBodies.push(JSON.parse(String(init?.body)));
-    return simFetch(input, init);
+    if (url.pathname !== "/cgi-bin/stable_token") return simFetch(input, init);
+    tokenBodies.push(JSON.parse(String(init?.body)));
+    const res = await simFetch(input, init);
+    const answer = (await res.clone().json()) as { access_token?: string };
+    if (answer.access_token) issued.push(answer.access_token);
+    return res;
   };
-  return { w, api: apiOf(w), tokenBodies };
+  return { w, api: apiOf(w), tokenBodies, issued };
 }
 
 const apiOf = (w: World) => createServerApi({ config: getConfig(w.env), deps: w.deps, d1: w.env.DB });
+/** The store as the client builds it (sealed with the world's SESSION_SECRET). */
+const storeOf = (w: World, now = () => w.clock.now()) =>
+  d1TokenStore(env.DB, APPID, now, atRestSealer(getConfig(w.env), cryptoRandom, tokenAad(APPID)));
+const storedRow = async () => (await env.DB.prepare("SELECT value FROM kv WHERE key = ?").bind(tokenKvKey(APPID)).first<{ value: string }>())?.value ?? null;
 const calls = (w: World) => w.sim.wx.tokenStats().stableTokenCalls;
 const tokenCalls = (w: World, path = `/${API}`) => w.sim.stats().calls[`POST ${path}`] ?? 0;
 
@@ -79,7 +90,7 @@ describe("access token cache", () => {
 
   it("a stored token that is due for refresh is not used", async () => {
     const { w, api } = setup();
-    const store = d1TokenStore(env.DB, APPID, () => w.clock.now());
+    const store = storeOf(w);
     await store.save({ token: "stale", expiresAt: w.clock.now() + 200_000, refreshAt: w.clock.now() - 1 });
     await api.call(API, BODY);
     expect(calls(w)).toBe(1);
@@ -132,13 +143,13 @@ describe("a token rejected mid-flight", () => {
   it("compare-and-drop: a late failure of the old token keeps the new one (isolate and D1)", async () => {
     const { w, api } = setup();
     await api.call(API, BODY);
-    const old = (await d1TokenStore(env.DB, APPID, () => 0).load())!.token;
+    const old = (await storeOf(w, () => 0).load())!.token;
     w.sim.wx.invalidateTokens();
     await api.call(API, BODY);
-    const fresh = (await d1TokenStore(env.DB, APPID, () => 0).load())!.token;
+    const fresh = (await storeOf(w, () => 0).load())!.token;
     expect(fresh).not.toBe(old);
-    await d1TokenStore(env.DB, APPID, () => 0).drop(old);
-    expect((await d1TokenStore(env.DB, APPID, () => 0).load())!.token).toBe(fresh);
+    await storeOf(w, () => 0).drop(old);
+    expect((await storeOf(w, () => 0).load())!.token).toBe(fresh);
     await api.call(API, BODY);
     expect(calls(w)).toBe(2);
   });
@@ -163,6 +174,50 @@ describe("a token rejected mid-flight", () => {
   });
 });
 
+describe("stored sealed", () => {
+  it("the D1 row holds no token: sealed to its row, compare-and-drop by the token's hash", async () => {
+    const { w, api, issued } = setup();
+    await api.call(API, BODY);
+    const token = issued[0]!;
+    const row = (await storedRow())!;
+    expect(row).not.toContain(token);
+    expect(row).not.toContain(token.slice(10, 30));
+    expect((await storeOf(w).load())!.token).toBe(token);
+    // Copied into another AppID's row, it does not open.
+    const other = d1TokenStore(env.DB, "wx0000000000000000", () => 0, atRestSealer(getConfig(w.env), cryptoRandom, tokenAad("wx0000000000000000")));
+    await env.DB.prepare("INSERT OR REPLACE INTO kv (key, value, updated_at) VALUES (?, ?, 0)").bind(tokenKvKey("wx0000000000000000"), row).run();
+    expect(await other.load()).toBeNull();
+    await storeOf(w).drop("some-other-token");
+    expect(await storedRow()).toBe(row);
+    await storeOf(w).drop(token);
+    expect(await storedRow()).toBeNull();
+  });
+
+  it("a row sealed under another SESSION_SECRET (rotated without _PREVIOUS) or stored in plaintext reads as absent: fetched again, normal mode", async () => {
+    const { w, api, tokenBodies } = setup();
+    const rotated = createWorld({ env: { SESSION_SECRET: "r".repeat(48) } });
+    await storeOf(rotated).save({ token: "sealed-with-another-secret", expiresAt: w.clock.now() + 7_000_000, refreshAt: w.clock.now() + 6_000_000 });
+    await api.call(API, BODY);
+    expect(calls(w)).toBe(1);
+    await forgetAccessToken();
+    const later = setup(); // a new isolate: nothing cached in memory
+    await env.DB.prepare("INSERT INTO kv (key, value, updated_at) VALUES (?, ?, 0)")
+      .bind(tokenKvKey(APPID), JSON.stringify({ token: "plain", expiresAt: w.clock.now() + 7_000_000, refreshAt: w.clock.now() + 6_000_000 }))
+      .run();
+    await later.api.call(API, BODY);
+    expect(calls(later.w)).toBe(1);
+    expect([...tokenBodies, ...later.tokenBodies].map((b) => (b as { force_refresh: boolean }).force_refresh)).toEqual([false, false]);
+  });
+
+  it("during a rotation (SESSION_SECRET_PREVIOUS) the stored token still opens", async () => {
+    const { w, issued } = setup();
+    await apiOf(w).call(API, BODY);
+    const old = getConfig(w.env).sessionSecret;
+    const next = createWorld({ env: { SESSION_SECRET: "n".repeat(48), SESSION_SECRET_PREVIOUS: old } });
+    expect((await storeOf(next).load())?.token).toBe(issued[0]);
+  });
+});
+
 describe("never logged", () => {
   it("no access token, AppSecret or token URL in any log line", async () => {
     const { w, api } = setup();
@@ -171,8 +226,7 @@ describe("never logged", () => {
     await api.call(API, BODY);
     w.sim.addFault({ target: "api", path: `/${API}`, kind: "timeout", ms: 5_000 });
     await expect(api.call(API, BODY)).rejects.toBeInstanceOf(WxUnknownOutcomeError);
-    const tokens = (await env.DB.prepare("SELECT value FROM kv WHERE key = ?").bind(tokenKvKey(APPID)).first<{ value: string }>())!;
-    const token = (JSON.parse(tokens.value) as { token: string }).token;
+    const token = (await storeOf(w).load())!.token;
     const all = w.logs.join("\n");
     expect(all).not.toContain(token.slice(3, 40));
     expect(all).not.toContain(APPSECRET);
