@@ -72,7 +72,11 @@ export function createApp(deps: AppDeps) {
 
   registerRoutes(app);
 
+  let routeTable: RouteTable | null = null;
   app.notFound((c) => {
+    // A path we serve with other methods is 405 with Allow (RFC 9110 §15.5.6), not 404.
+    const allow = allowedMethods((routeTable ??= routeTableOf(app.routes)), c.req.path);
+    if (allow.length > 0 && !allow.includes(c.req.method)) throw new MethodNotAllowed(c.req.method, allow);
     throw new AppError("not_found", `no route for ${c.req.method} ${c.req.path}`);
   });
 
@@ -102,13 +106,47 @@ export function createApp(deps: AppDeps) {
     } else {
       log.info("request rejected", { code: appErr.code, status: appErr.status, path: c.req.path });
     }
-    return toErrorResponse(appErr, requestId);
+    const res = toErrorResponse(appErr, requestId);
+    if (appErr instanceof MethodNotAllowed) res.headers.set("allow", appErr.allow.join(", "));
+    return res;
   });
 
   return app;
 }
 
 export type App = ReturnType<typeof createApp>;
+
+class MethodNotAllowed extends AppError {
+  constructor(
+    method: string,
+    readonly allow: readonly string[],
+  ) {
+    super("method_not_allowed", `${method} is not allowed here; use ${allow.join(" or ")}`);
+  }
+}
+
+/** Each route's method and a matcher for its path (middleware, registered for every method, left out). */
+type RouteTable = { method: string; pattern: RegExp }[];
+
+function routeTableOf(routes: readonly { method: string; path: string }[]): RouteTable {
+  const table: RouteTable = [];
+  for (const r of routes) {
+    if (r.method === "ALL" || r.path.includes("*")) continue;
+    const source = r.path
+      .split("/")
+      .map((seg) => (seg.startsWith(":") ? "[^/]+" : seg.replace(/[.+?^${}()|[\]\\]/g, "\\$&")))
+      .join("/");
+    table.push({ method: r.method, pattern: new RegExp(`^${source}$`) });
+  }
+  return table;
+}
+
+function allowedMethods(table: RouteTable, path: string): string[] {
+  const methods = new Set<string>();
+  for (const r of table) if (r.pattern.test(path)) methods.add(r.method);
+  if (methods.has("GET")) methods.add("HEAD");
+  return [...methods].sort();
+}
 
 function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;

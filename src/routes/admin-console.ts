@@ -12,8 +12,8 @@ import { createProduct, listAllProducts, updateProduct } from "../catalogue/admi
 import type { AppEnv } from "../context";
 import { newId } from "../lib/random";
 import { shanghaiDate } from "../reconcile/schedule";
-import { ADMIN_AUTH_ERRORS, FlagSchema, guard, OrderFilterQuery } from "./admin";
-import { BODY_ERRORS, errorResponses } from "./schemas";
+import { FlagSchema, guard, OrderFilterQuery } from "./admin";
+import { ADMIN_AUTH_ERRORS, BODY_ERRORS, errorResponses } from "./schemas";
 
 const json = <T>(schema: T) => ({ "application/json": { schema } });
 const tags = ["admin"];

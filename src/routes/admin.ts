@@ -21,13 +21,11 @@ import type { RefundServiceCtx } from "../refunds/submit";
 import { createWechatPay } from "../wechat/pay";
 import { OrderSchema } from "./orders";
 import { AdminShippingSchema } from "./shipping";
-import { adminSecurity, BODY_ERRORS, errorResponses, requiredIdempotencyHeaders } from "./schemas";
+import { ADMIN_AUTH_ERRORS, adminSecurity, BODY_ERRORS, errorResponses, requiredIdempotencyHeaders } from "./schemas";
 
 const json = <T>(schema: T) => ({ "application/json": { schema } });
 const tags = ["admin"];
 export const guard = { security: adminSecurity, middleware: [adminAuth] };
-/** What admin authentication itself can answer: a wrong token, or too many wrong ones from this address. */
-export const ADMIN_AUTH_ERRORS = ["unauthorized", "rate_limited"] as const;
 const AdminOrderSchema = OrderSchema.extend({ openid: z.string().openapi({ description: "the payer" }) }).openapi("AdminOrder");
 
 export const FlagSchema = z
@@ -214,7 +212,7 @@ const revokeRoute = createRoute({
   summary: "End every session of a user (by user id or openid): tokens issued until now are refused",
   ...guard,
   request: { params: IdParams },
-  responses: { 204: { description: "sessions ended; the user's next login works at once" }, ...errorResponses("invalid_request", ...ADMIN_AUTH_ERRORS, "not_found") },
+  responses: { 204: { description: "sessions ended; the user's next login works at once" }, ...errorResponses("invalid_request", ...ADMIN_AUTH_ERRORS, "forbidden", "not_found") },
 });
 
 export function refundContext(c: Context<AppEnv>): RefundServiceCtx {

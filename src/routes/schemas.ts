@@ -30,6 +30,12 @@ export function errorResponses(...codes: ErrorCode[]) {
 }
 
 /** Errors any JSON-body route can answer before its handler runs. */
+/**
+ * What admin authentication itself can answer: a wrong token, or too many wrong ones from this
+ * address. State-changing admin routes add `forbidden`: a console session without its CSRF token
+ * or from another origin.
+ */
+export const ADMIN_AUTH_ERRORS = ["unauthorized", "rate_limited"] as const;
 export const BODY_ERRORS: ErrorCode[] = ["invalid_request", "payload_too_large", "unsupported_media_type"];
 
 export const bearerAuth = [{ bearerAuth: [] }];

@@ -123,6 +123,22 @@ describe("hostile: read-only public routes", () => {
     });
   });
 
+  it("a served path with another method → 405 method_not_allowed with Allow; an unserved one → 404", async () => {
+    for (const [method, path, allow] of [
+      ["DELETE", "/v1/products", "GET, HEAD"],
+      ["PUT", "/v1/orders", "GET, HEAD, POST"],
+      ["DELETE", "/v1/orders/ord_X", "GET, HEAD"],
+      ["GET", "/v1/auth/login", "POST"],
+    ] as const) {
+      const res = await w.request(method, path, { headers: { authorization: "Bearer x" } });
+      expect(res.status, `${method} ${path}`).toBe(405);
+      expect(res.headers.get("allow"), `${method} ${path}`).toBe(allow);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("method_not_allowed");
+    }
+    expect((await w.request("GET", "/v1/orders/ord_X/nope")).status).toBe(404);
+    expect((await w.request("GET", "/v1/products/")).status).toBe(404);
+  });
+
   it("unknown and odd paths → 404 envelope, nothing written", async () => {
     const paths = [
       "/",

@@ -4,7 +4,7 @@ import { ADMIN_FAILURE_LIMIT } from "../../src/admin/auth";
 import { contentSecurityPolicy } from "../../src/routes/security";
 import { ADMIN_TOKEN } from "../fixtures/keys";
 import { ORIGIN, sessionCookieOf, signIn, signInRaw } from "../support/console";
-import { count } from "../support/shop";
+import { count, paidAtWechat } from "../support/shop";
 import { createWorld, type World } from "../support/world";
 import { paidOrder } from "../unit/refunds/support";
 
@@ -176,6 +176,25 @@ describe("console forgery protection", () => {
     expect((await post({ origin: "https://evil.example", "x-csrf-token": c.csrf })).status).toBe(403);
     expect(await resolvedAt(id)).toBeNull();
     expect((await post({ origin: ORIGIN, "x-csrf-token": c.csrf })).status).toBe(200);
+  });
+  it("every state-changing admin route refuses a console session without CSRF (403, nothing done) and documents that 403", async () => {
+    const w = createWorld();
+    const c = await signIn(w);
+    const { order, user, transactionId } = await paidAtWechat(w);
+    await w.sim.flush();
+    const doc = (await (await w.request("GET", "/openapi.json")).json()) as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+    for (const [path, body, headers] of [
+      [`/admin/orders/${order.id}/shipping`, { logisticsType: "virtual", parcels: [] }, { "idempotency-key": "csrf-ship" }],
+      [`/admin/users/${user.userId}/revoke-sessions`, undefined, {}],
+    ] as const) {
+      const res = await w.request("POST", path, { ...(body ? { json: body } : {}), headers: { cookie: c.cookie, origin: ORIGIN, ...headers } });
+      expect(res.status, path).toBe(403);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("forbidden");
+      const template = path.replace(order.id, "{id}").replace(user.userId, "{id}");
+      expect(Object.keys(doc.paths[template]!.post!.responses), template).toContain("403");
+    }
+    expect(w.sim.wx.shipping(transactionId)?.finishShippingCount ?? 0).toBe(0);
+    expect(await count("SELECT count(*) AS n FROM shippings WHERE order_id = ?", order.id)).toBe(0);
   });
 });
 
