@@ -10,8 +10,12 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 /** Error code → HTTP status. The codes are part of the public contract (SPEC §3). */
 export const ERROR_STATUS = {
   invalid_request: 400,
+  /** Open data (encryptedData) that the user's current session_key does not open, or another app's. */
+  undecryptable: 400,
   unauthorized: 401,
   invalid_code: 401,
+  /** The stored session_key is no longer the user's current one: wx.login again, then fetch the data again. */
+  session_stale: 401,
   user_blocked: 403,
   forbidden: 403,
   not_found: 404,

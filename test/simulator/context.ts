@@ -47,6 +47,8 @@ export interface LoginCode {
   code: string;
   openid: string;
   unionid?: string;
+  /** The session_key this wx.login issued (jscode2session hands it out). */
+  sessionKey: string;
   createdAt: number;
   usedAt?: number;
 }
@@ -61,6 +63,8 @@ export interface SimState {
   codes: Map<string, LoginCode>;
   /** openid → unionid (known users of this appid). */
   users: Map<string, string | undefined>;
+  /** openid → the user's one current session_key: the latest wx.login's (Q.1). */
+  sessionKeys: Map<string, string>;
   transactions: Map<string, SimTransaction>;
   /** prepay_id → {outTradeNo, createdAt} */
   prepays: Map<string, { outTradeNo: string; createdAt: number }>;
@@ -85,6 +89,7 @@ export function emptyState(opts: Pick<SimulatorOptions, "tokenLifetimeS" | "ship
   return {
     codes: new Map(),
     users: new Map(),
+    sessionKeys: new Map(),
     transactions: new Map(),
     prepays: new Map(),
     refunds: new Map(),

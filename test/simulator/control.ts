@@ -38,7 +38,7 @@ export function registerControl(app: Hono<SimEnv>, sim: Simulator): void {
         "GET /__sim/wx/tokens", "POST /__sim/wx/tokens/expire", "POST /__sim/wx/tokens/invalidate", "POST /__sim/wx/tokens/lifetime {seconds}",
         "POST /__sim/wx/shipping/visibility {ms}", "POST /__sim/wx/trade-managed {managed}", "GET /__sim/wx/shipping/:transactionId",
         "POST /__sim/wx/shipping/:transactionId/confirm-receipt {method?, pendingFunds?}", "POST /__sim/wx/shipping/:transactionId/settle",
-        "POST /__sim/wx/phone-code {openid, purePhoneNumber?, countryCode?}", "GET /__sim/wx/events",
+        "POST /__sim/wx/phone-code {openid, purePhoneNumber?, countryCode?}", "POST /__sim/wx/open-data {openid, data, appid?}", "GET /__sim/wx/events",
       ],
     }),
   );

@@ -1,7 +1,8 @@
 /**
  * @module test/simulator/crypto — the simulator's own WebCrypto primitives: SHA256withRSA
- * (WECHATPAY.md B.2, C.2), AEAD_AES_256_GCM (G.3) and SHA-1 for bill hashes (I.2).
- * Deliberately separate from src/wechat/pay.
+ * (WECHATPAY.md B.2, C.2), AEAD_AES_256_GCM (G.3), SHA-1 for bill hashes (I.2), and the
+ * login-session extras (Q): the user-state HMAC and open data's AES-128-CBC.
+ * Deliberately separate from src/wechat/pay and src/wechat/login.
  */
 import { fromBase64, pemToDer, toBase64, toHex, utf8, fromUtf8 } from "../../src/lib/encoding";
 
@@ -66,4 +67,18 @@ export async function aesGcmDecrypt(apiv3Key: string, nonce: string, aad: string
 
 export async function sha1Hex(bytes: Uint8Array): Promise<string> {
   return toHex(await crypto.subtle.digest("SHA-1", bytes));
+}
+
+/** The user-state signature (Q.1): HMAC-SHA256 keyed with the session_key text as UTF-8, lowercase hex. */
+export async function userStateHmac(sessionKey: string, body: string): Promise<string> {
+  const key = await crypto.subtle.importKey("raw", utf8(sessionKey), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return toHex(await crypto.subtle.sign("HMAC", key, utf8(body)));
+}
+
+/** Open data (Q.2): AES-128-CBC with key = base64-decoded session_key, 16-byte PKCS#7; base64. */
+export async function openDataEncrypt(sessionKey: string, iv: Uint8Array, plaintext: string): Promise<string> {
+  const raw = fromBase64(sessionKey);
+  if (!raw || raw.length !== 16) throw new Error("simulator: a session_key is base64 of 16 bytes");
+  const key = await crypto.subtle.importKey("raw", raw, "AES-CBC", false, ["encrypt"]);
+  return toBase64(await crypto.subtle.encrypt({ name: "AES-CBC", iv }, key, utf8(plaintext)));
 }

@@ -40,6 +40,7 @@ export type { SigningState } from "./context";
 export type { PushDelivery, PushMessage, PushTamper, PushTarget, SealedPush, SealOptions } from "./push";
 export { PUSH_TAMPERS } from "./push";
 export type { WxServerSimulator } from "./wxserver";
+export type { SealedOpenData } from "./session";
 export type { SimShipping, SimPhoneCode, TradeEvent } from "./wxstate";
 export { RETRY_DELAYS_S } from "./notifications";
 export { BILL_HEADER, BILL_SUMMARY_HEADER } from "./bills";
@@ -113,7 +114,7 @@ export interface Simulator {
   useCertificate(serial: string): void;
   certificateSerials(): string[];
 
-  /** Mini-program server APIs (M, N, P): tokens, shipping, receipt/settlement, phone codes. */
+  /** Mini-program server APIs (M, N, P, Q): tokens, shipping, receipt/settlement, phone codes, open data. */
   readonly wx: WxServerSimulator;
 
   /** Forgets every code, user, order, refund, notification, fault and counter. */

@@ -1,7 +1,9 @@
 /**
  * @module test/simulator/login — `GET /sns/jscode2session` (WECHATPAY.md A.2) with codes minted by
  * the simulator: single use, valid 5 minutes on the injected clock. Forced errcodes (-1, 45011,
- * 40226), slow answers, 5xx and non-JSON come from faults (see faults.ts).
+ * 40226), slow answers, 5xx and non-JSON come from faults (see faults.ts). Every wx.login (a
+ * minted code) issues the user a new session_key, which supersedes the previous one at once
+ * (WECHATPAY.md Q.1): checksession and open data (session.ts) know only the latest.
  */
 import type { Hono } from "hono";
 import { toBase64 } from "../../src/lib/encoding";
@@ -22,7 +24,10 @@ export function mintCode(sim: SimContext, user: { openid?: string; unionid?: str
   const unionid = user.unionid ?? sim.state.users.get(openid);
   sim.state.users.set(openid, unionid);
   const code = sim.loginCode();
-  sim.state.codes.set(code, { code, openid, unionid, createdAt: sim.clock.now() });
+  // A new session_key for every wx.login: 16 random bytes, base64 (A.2, A.3).
+  const sessionKey = toBase64(sim.random.bytes(16));
+  sim.state.sessionKeys.set(openid, sessionKey);
+  sim.state.codes.set(code, { code, openid, unionid, sessionKey, createdAt: sim.clock.now() });
   return unionid ? { code, openid, unionid } : { code, openid };
 }
 
@@ -43,8 +48,7 @@ export function registerLogin(app: Hono<SimEnv>, sim: SimContext): void {
     if (!entry || sim.clock.now() - entry.createdAt > CODE_TTL_MS) return err(40029, "invalid code");
     if (entry.usedAt !== undefined) return err(40163, "code been used");
     entry.usedAt = sim.clock.now();
-    // A new session_key for every login: 16 random bytes, base64 (A.2, A.3).
-    const body: Record<string, string> = { session_key: toBase64(sim.random.bytes(16)), openid: entry.openid };
+    const body: Record<string, string> = { session_key: entry.sessionKey, openid: entry.openid };
     if (entry.unionid) body.unionid = entry.unionid;
     return json(body);
   });

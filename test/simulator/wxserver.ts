@@ -1,5 +1,5 @@
 /**
- * @module test/simulator/wxserver — the mini-program server APIs (WECHATPAY.md M, N, P) wired
+ * @module test/simulator/wxserver — the mini-program server APIs (WECHATPAY.md M, N, P, Q) wired
  * into the simulator: their routes, their `/__sim/wx/…` controls, and the programmatic handle
  * (`sim.wx`). Trade-management events are recorded in `events` and, when message push is
  * configured (`options.push`), sealed and pushed to the Worker's `/v1/wx/push` (push.ts).
@@ -8,6 +8,7 @@ import type { Hono } from "hono";
 import type { SimEnv } from "./auth";
 import type { SimContext } from "./context";
 import { mintPhoneCode, registerPhone } from "./phone";
+import { registerSession, sealOpenData, type SealedOpenData } from "./session";
 import { confirmReceipt, registerShipping, settle, shippingOf } from "./shipping";
 import { expireAccessTokens, invalidateAccessTokens, registerTokens } from "./tokens";
 import type { SimPhoneCode, SimShipping, TradeEvent } from "./wxstate";
@@ -31,6 +32,11 @@ export interface WxServerSimulator {
   readonly msgJumpPath: string | null;
   /** What the getPhoneNumber button gives a user. */
   mintPhoneCode(user: { openid: string; purePhoneNumber?: string; countryCode?: string }): SimPhoneCode;
+  /**
+   * What wx.getWeRunData / wx.getShareInfo give a user now: `data` + watermark `{timestamp, appid}`
+   * (appid: ours unless given), encrypted with the user's current session_key (the latest wx.login's).
+   */
+  openData(o: { openid: string; data: Record<string, unknown>; appid?: string }): Promise<SealedOpenData>;
   /** Trade-management events pushed so far. */
   readonly events: TradeEvent[];
 }
@@ -46,6 +52,7 @@ export function registerWxServer(app: Hono<SimEnv>, sim: SimContext): WxServerSi
   registerTokens(app, sim);
   registerShipping(app, sim, push);
   registerPhone(app, sim);
+  registerSession(app, sim);
 
   const api: WxServerSimulator = {
     tokenStats: () => ({ stableTokenCalls: sim.state.wx.stableTokenCalls, forceRefreshCalls: sim.state.wx.forceRefreshCalls, issued: sim.state.wx.tokens.length }),
@@ -70,6 +77,7 @@ export function registerWxServer(app: Hono<SimEnv>, sim: SimContext): WxServerSi
       return sim.state.wx.msgJumpPath;
     },
     mintPhoneCode: (user) => mintPhoneCode(sim, user),
+    openData: (o) => sealOpenData(sim, o),
     get events() {
       return sim.state.wx.events;
     },
@@ -113,6 +121,11 @@ function registerWxControl(app: Hono<SimEnv>, wx: WxServerSimulator): void {
       ...(typeof b.purePhoneNumber === "string" ? { purePhoneNumber: b.purePhoneNumber } : {}),
       ...(typeof b.countryCode === "string" ? { countryCode: b.countryCode } : {}),
     });
+  }));
+  app.post("/__sim/wx/open-data", guarded((b) => {
+    if (typeof b.openid !== "string") throw new Error("openid is required");
+    if (!b.data || typeof b.data !== "object" || Array.isArray(b.data)) throw new Error("data must be a JSON object (e.g. {stepInfoList:[…]})");
+    return wx.openData({ openid: b.openid, data: b.data as Record<string, unknown>, ...(typeof b.appid === "string" ? { appid: b.appid } : {}) });
   }));
   app.get("/__sim/wx/events", (c) => c.json({ events: wx.events, msgJumpPath: wx.msgJumpPath }));
 }

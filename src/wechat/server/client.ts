@@ -1,6 +1,6 @@
 /**
  * @module wechat/server/client — the client every api.weixin.qq.com server API goes through
- * (shipping, phone number, message push follow-ups): the access token in the query, errcode
+ * (shipping, phone number, checksession, message push follow-ups): the access token in the query, errcode
  * classification (errors.ts), and one retry after a rejected token (WECHATPAY.md M.4/M.5):
  * compare-and-drop the token that failed, fetch again in normal mode, retry once — a second
  * rejection is thrown, never looped on (a wrong-account token would loop forever).
@@ -20,6 +20,8 @@ export const STABLE_TOKEN_API = "cgi-bin/stable_token";
 export interface ServerApi {
   /** POST `body` to `api` (e.g. `wxa/sec/order/get_order`) with the access token; the answer's object on errcode 0. */
   call(api: string, body: unknown): Promise<Record<string, unknown>>;
+  /** GET `api` (e.g. `wxa/checksession`) with `query` beside the access token; the answer's object on errcode 0. */
+  get(api: string, query: Record<string, string>): Promise<Record<string, unknown>>;
 }
 
 /**
@@ -76,20 +78,26 @@ export function createServerApi(p: {
     },
     warn: (msg, fields) => deps.logger.warn(msg, fields),
   };
-  const send = (api: string, body: unknown, token: string) =>
+  const post = (api: string, body: unknown) => (token: string) =>
     sendWx(deps, config.wxApiBase, { api, method: "POST", query: { access_token: token }, body, timeoutMs });
+  const get = (api: string, query: Record<string, string>) => (token: string) =>
+    sendWx(deps, config.wxApiBase, { api, method: "GET", query: { ...query, access_token: token }, timeoutMs });
+
+  /** One request with the current token; on a rejected token, compare-and-drop it and retry once. */
+  async function withToken(api: string, send: (token: string) => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
+    const token = await getAccessToken(cache, source);
+    try {
+      return await send(token);
+    } catch (err) {
+      if (!isTokenError(err)) throw err;
+      deps.logger.info("access token rejected; fetching it again and retrying once", { api, errcode: err.errcode });
+      await dropAccessToken(cache, source, token);
+      return await send(await getAccessToken(cache, source));
+    }
+  }
 
   return {
-    async call(api, body) {
-      const token = await getAccessToken(cache, source);
-      try {
-        return await send(api, body, token);
-      } catch (err) {
-        if (!isTokenError(err)) throw err;
-        deps.logger.info("access token rejected; fetching it again and retrying once", { api, errcode: err.errcode });
-        await dropAccessToken(cache, source, token);
-        return await send(api, body, await getAccessToken(cache, source));
-      }
-    },
+    call: (api, body) => withToken(api, post(api, body)),
+    get: (api, query) => withToken(api, get(api, query)),
   };
 }
