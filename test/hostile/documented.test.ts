@@ -91,6 +91,7 @@ describe("hostile: every documented operation answers only what it documents", (
       "GET /v1/wx/push",
       "POST /v1/wx/push",
       "POST /v1/users/me/phone",
+      "POST /v1/users/me/open-data",
       "POST /admin/orders/{id}/shipping",
     ]) {
       expect(names).toContain(r);

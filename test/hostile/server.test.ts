@@ -1,8 +1,9 @@
 /**
- * Hostile input, the WeChat server-API routes (SPEC §9): POST /v1/users/me/phone and
- * POST /admin/orders/{id}/shipping. Generated malformed bodies and headers → a documented 4xx
- * in the error envelope, nothing written (but the rate-limit counter) and nothing asked of
- * WeChat; at the end every answer and log line is scanned for tokens, secrets and phone numbers.
+ * Hostile input, the WeChat server-API routes (SPEC §9): POST /v1/users/me/phone,
+ * POST /v1/users/me/open-data and POST /admin/orders/{id}/shipping. Generated malformed bodies
+ * and headers → a documented 4xx in the error envelope, nothing written (but the rate-limit
+ * counter) and nothing asked of WeChat; at the end every answer and log line is scanned for
+ * tokens, secrets, phone numbers, checksession signatures and decrypted open data.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import * as keys from "../fixtures/keys";
@@ -15,6 +16,7 @@ let w: World;
 let watch: SecretWatch;
 let user: { token: string; openid: string; userId: string };
 let paidOrderId: string;
+let sealed: { encryptedData: string; iv: string };
 
 const wxCalls = (path: string) => w.sim.stats().calls[`POST ${path}`] ?? 0;
 
@@ -28,6 +30,11 @@ beforeAll(async () => {
   // One real phone number, so the scan has one to look for.
   const { code } = w.sim.wx.mintPhoneCode({ openid: user.openid, purePhoneNumber: "13912345678" });
   expect((await w.request("POST", "/v1/users/me/phone", { json: { code }, token: user.token })).status).toBe(200);
+  // One real decryption and one checksession (a damaged payload), so the scan has both to look for.
+  sealed = await w.sim.wx.openData({ openid: user.openid, data: { openGId: "GgOpenGroup-7f3a9c" } });
+  expect((await w.request("POST", "/v1/users/me/open-data", { json: sealed, token: user.token })).status).toBe(200);
+  const damaged = { ...sealed, iv: sealed.iv.replace(/^./, (c) => (c === "A" ? "B" : "A")) };
+  expect((await w.request("POST", "/v1/users/me/open-data", { json: damaged, token: user.token })).status).toBe(400);
 });
 
 describe("hostile: POST /v1/users/me/phone", () => {
@@ -44,6 +51,26 @@ describe("hostile: POST /v1/users/me/phone", () => {
     }
     expect(await dbSnapshot(["rate_limits"])).toEqual(before);
     expect(wxCalls("/wxa/business/getuserphonenumber") - calls).toBe(wellFormed);
+  });
+});
+
+describe("hostile: POST /v1/users/me/open-data", () => {
+  it("malformed bodies → 400/401/413/415/429 envelope; only the rate-limit counter written; WeChat asked only about well-formed payloads", async () => {
+    const rng = new Rng(SEED + 2);
+    const cases = [...mutateBody(sealed, rng, 150), ...envelopeCases({ encryptedData: 1, iv: 2 })];
+    const before = await dbSnapshot(["rate_limits"]);
+    const checks = () => w.sim.stats().calls["GET /wxa/checksession"] ?? 0;
+    const calls = checks();
+    let asked = 0;
+    for (const c of cases) {
+      const a = await send(w, "POST", "/v1/users/me/open-data", c, { authorization: `Bearer ${user.token}` });
+      // A mutation may leave a well-formed payload: it decrypts (200) or is undecryptable after a checksession.
+      if (a.status === 200) continue;
+      expectApiError(a, [400, 401, 413, 415, 429], `open-data ${c.label}`);
+      if (a.body.includes("undecryptable") || a.body.includes("session_stale") || a.body.includes("rate_limited")) asked++;
+    }
+    expect(await dbSnapshot(["rate_limits"])).toEqual(before);
+    expect(checks() - calls).toBeLessThanOrEqual(asked);
   });
 });
 
@@ -70,6 +97,8 @@ describe("hostile: secrets", () => {
   it("no access token, AppSecret, phone number or other secret in any answer or log line", () => {
     expect(watch.accessTokens.size).toBeGreaterThan(0);
     expect(watch.phones.size).toBe(1);
+    expect(watch.sessionSignatures.size).toBe(1);
+    expect(watch.openData.has("GgOpenGroup-7f3a9c")).toBe(true);
     watch.expectNoLeak({ responses: 100, logs: 10 });
   });
 });

@@ -21,6 +21,6 @@ describe("example mini program API client", () => {
     const served = (await res.json()) as Record<string, unknown>;
     expect(miniProgramSubset(served)).toEqual(miniProgramSubset(await serverOpenApiDocument()));
     const paths = Object.keys((miniProgramSubset(served) as { paths: Record<string, unknown> }).paths).sort();
-    expect(paths).toEqual(["/v1/auth/login", "/v1/orders", "/v1/orders/{id}", "/v1/orders/{id}/cancel", "/v1/orders/{id}/pay", "/v1/products", "/v1/users/me/phone"]);
+    expect(paths).toEqual(["/v1/auth/login", "/v1/orders", "/v1/orders/{id}", "/v1/orders/{id}/cancel", "/v1/orders/{id}/pay", "/v1/products", "/v1/users/me/open-data", "/v1/users/me/phone"]);
   });
 });

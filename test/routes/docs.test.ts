@@ -20,7 +20,7 @@ describe("API documentation", () => {
         "POST /admin/orders/{id}/refunds", "GET /admin/refunds/{id}", "POST /admin/reconcile", "GET /admin/bills/{date}",
         "POST /admin/users/{id}/revoke-sessions", "GET /healthz", "GET /openapi.json", "GET /docs",
         "GET /v1/wx/push", "POST /v1/wx/push",
-        "POST /v1/users/me/phone", "POST /admin/orders/{id}/shipping",
+        "POST /v1/users/me/phone", "POST /v1/users/me/open-data", "POST /admin/orders/{id}/shipping",
         "GET /admin/stats", "GET /admin/orders.csv", "GET /admin/flags", "POST /admin/flags/{id}/resolve", "GET /admin/products",
         "POST /admin/products", "PATCH /admin/products/{id}", "GET /admin/reconcile/runs", "GET /admin", "POST /admin/session", "POST /admin/signout",
       ].sort(),

@@ -1,9 +1,11 @@
 /**
  * The simulator's mini-program server APIs (WECHATPAY.md M, N, P), called directly: stable_token
  * (normal and force mode, early renewal, lifetimes), the token check, upload_shipping_info's
- * validation and error codes, get_order, receipt and settlement, phone-number codes.
+ * validation and error codes, get_order, receipt and settlement, phone-number codes,
+ * checksession and open data (Q).
  */
 import { describe, expect, it } from "vitest";
+import { fromBase64, fromUtf8, toHex, utf8 } from "../../src/lib/encoding";
 import * as K from "../fixtures/keys";
 import { paidAtWechat } from "../support/shop";
 import { createWorld, type World } from "../support/world";
@@ -149,5 +151,54 @@ describe("getuserphonenumber", () => {
     const late = w.sim.wx.mintPhoneCode({ openid: "o-alice" });
     w.clock.advance(5 * 60_000 + 1);
     expect((await post(w, "/wxa/business/getuserphonenumber", { code: late.code }, token)).errcode).toBe(40029);
+  });
+});
+
+describe("checksession and open data (Q)", () => {
+  const hmac = async (sessionKey: string) => {
+    const k = await crypto.subtle.importKey("raw", utf8(sessionKey), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    return toHex(await crypto.subtle.sign("HMAC", k, utf8("")));
+  };
+  const exchange = async (w: World, code: string) => {
+    const res = await w.sim.fetch(`${BASE}/sns/jscode2session?appid=${K.APPID}&secret=${K.APPSECRET}&js_code=${code}&grant_type=authorization_code`);
+    return ((await res.json()) as { session_key: string }).session_key;
+  };
+  const check = async (w: World, q: Record<string, string>) =>
+    (await (await w.sim.fetch(`${BASE}/wxa/checksession?${new URLSearchParams(q).toString()}`)).json()) as Record<string, unknown>;
+
+  it("checksession: 0 for the openid's current key, 87009 once a newer wx.login superseded it", async () => {
+    const w = createWorld();
+    const access_token = String((await stable(w)).access_token);
+    const first = w.sim.mintCode({ openid: "o-carol" });
+    const k1 = await exchange(w, first.code);
+    const q = (signature: string, over: Record<string, string> = {}) => ({ access_token, openid: "o-carol", signature, sig_method: "hmac_sha256", ...over });
+    expect(await check(w, q(await hmac(k1)))).toMatchObject({ errcode: 0 });
+    expect((await check(w, q((await hmac(k1)).toUpperCase()))).errcode).toBe(87009);
+    expect((await check(w, q(await hmac(k1), { sig_method: "hmac_sha1" }))).errcode).toBe(87009);
+    expect((await check(w, q(await hmac(k1), { openid: "o-nobody" }))).errcode).toBe(40003);
+    expect((await check(w, { ...q(await hmac(k1)), access_token: "nope" })).errcode).toBe(40014);
+    // wx.login again: the new key is current from the moment the code is issued, the old one is not.
+    const second = w.sim.mintCode({ openid: "o-carol" });
+    expect((await check(w, q(await hmac(k1)))).errcode).toBe(87009);
+    const k2 = await exchange(w, second.code);
+    expect(k2).not.toBe(k1);
+    expect((await check(w, q(await hmac(k2)))).errcode).toBe(0);
+  });
+
+  it("open data: the data plus our watermark, AES-128-CBC with the current key; HTTP control the same", async () => {
+    const w = createWorld();
+    const { code } = w.sim.mintCode({ openid: "o-dave" });
+    const key = await exchange(w, code);
+    const decrypt = async (s: { encryptedData: string; iv: string }) => {
+      const k = await crypto.subtle.importKey("raw", fromBase64(key)!, "AES-CBC", false, ["decrypt"]);
+      return JSON.parse(fromUtf8(await crypto.subtle.decrypt({ name: "AES-CBC", iv: fromBase64(s.iv)! }, k, fromBase64(s.encryptedData)!))) as unknown;
+    };
+    const sealed = await w.sim.wx.openData({ openid: "o-dave", data: { stepInfoList: [{ timestamp: 1, step: 42 }] } });
+    expect(fromBase64(sealed.iv)).toHaveLength(16);
+    expect(await decrypt(sealed)).toEqual({ stepInfoList: [{ timestamp: 1, step: 42 }], watermark: { timestamp: Math.floor(w.clock.now() / 1000), appid: K.APPID } });
+    const res = await w.sim.fetch("http://sim/__sim/wx/open-data", { method: "POST", body: JSON.stringify({ openid: "o-dave", data: { openGId: "g1" }, appid: "wx0ther" }) });
+    expect(await decrypt((await res.json()) as { encryptedData: string; iv: string })).toMatchObject({ openGId: "g1", watermark: { appid: "wx0ther" } });
+    const bad = await w.sim.fetch("http://sim/__sim/wx/open-data", { method: "POST", body: JSON.stringify({ openid: "o-nobody", data: {} }) });
+    expect(bad.status).toBe(400);
   });
 });

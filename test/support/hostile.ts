@@ -574,6 +574,13 @@ interface Recorded {
  * log line, every session_key jscode2session handed out. `scan()` at the end looks for every
  * secret in all of it.
  */
+/** String values of 8+ characters in a decrypted object (shorter ones, like "zh_CN", are too common to scan for). */
+function stringLeaves(v: unknown, out: string[] = []): string[] {
+  if (typeof v === "string" && v.length >= 8) out.push(v);
+  else if (v && typeof v === "object") for (const x of Object.values(v)) stringLeaves(x, out);
+  return out;
+}
+
 export class SecretWatch {
   readonly recorded: Recorded[] = [];
   readonly sessionKeys = new Set<string>();
@@ -581,6 +588,9 @@ export class SecretWatch {
   /** Access tokens stable_token issued, and phone numbers getuserphonenumber revealed (SPEC §9). */
   readonly accessTokens = new Set<string>();
   readonly phones = new Set<string>();
+  /** checksession signatures the Worker sent (they prove a session_key), and string values of decrypted open data. */
+  readonly sessionSignatures = new Set<string>();
+  readonly openData = new Set<string>();
   responses = 0;
 
   constructor(private readonly w: World) {
@@ -599,6 +609,13 @@ export class SecretWatch {
       if (req.url.endsWith("/v1/users/me/phone") && res.status === 200) {
         allowed.add((JSON.parse(text) as { phone: { purePhoneNumber: string } }).phone.purePhoneNumber);
       }
+      // Decrypted open data goes to its owner in this answer only.
+      if (req.url.endsWith("/v1/users/me/open-data") && res.status === 200) {
+        for (const v of stringLeaves((JSON.parse(text) as { data: unknown }).data)) {
+          this.openData.add(v);
+          allowed.add(v);
+        }
+      }
       const headers = [...res.headers].map(([k, v]) => `${k}: ${v}`).join("\n");
       this.recorded.push({ what: `response to ${req.method} ${req.url.slice(0, 120)} (${res.status})`, text: `${res.status}\n${headers}\n\n${text}`, allowed });
       return res;
@@ -615,6 +632,10 @@ export class SecretWatch {
         } catch {
           /* a fault's non-JSON answer */
         }
+      }
+      if (url.includes("/wxa/checksession")) {
+        const signature = new URL(url).searchParams.get("signature");
+        if (signature) this.sessionSignatures.add(signature);
       }
       if (url.includes("/sns/jscode2session")) {
         try {
@@ -645,6 +666,8 @@ export class SecretWatch {
     for (const k of this.sessionKeys) out.push(["session_key", k]);
     for (const t of this.accessTokens) out.push(["access token", t], ["access token (middle)", t.slice(20, 60)]);
     for (const p of this.phones) out.push(["phone number", p]);
+    for (const s of this.sessionSignatures) out.push(["checksession signature", s]);
+    for (const v of this.openData) out.push(["decrypted open data", v]);
     for (const t of this.tokens) {
       out.push(["session token", t]);
       // The signature alone identifies the token too (a log that cuts the token still leaks it).
@@ -685,7 +708,7 @@ export class SecretWatch {
     const logs = this.w.logs.map((l) => ({ what: "log line", text: l, allowed: new Set<string>() }));
     const all = [...this.recorded, ...logs];
     const big = all.map((r) => `${r.text}\n${safeUnescape(r.text)}`).join("\n\u0000\n");
-    for (const [name, s] of this.secrets().filter(([n]) => !["session token", "session token signature", "session_key", "decrypted notification", "decrypted notification (head)"].includes(n))) {
+    for (const [name, s] of this.secrets().filter(([n]) => !["session token", "session token signature", "session_key", "decrypted notification", "decrypted notification (head)", "decrypted open data"].includes(n))) {
       if (big.includes(s)) leaks.push(`${name} somewhere in ${all.length} answers and log lines`);
     }
     const dynamic = new Map<string, string>();
@@ -694,6 +717,9 @@ export class SecretWatch {
     for (const t of this.accessTokens) dynamic.set(t, "access token");
     for (const p of this.phones) {
       for (const r of all) if (r.text.includes(p) && !r.allowed.has(p)) leaks.push(`phone number in ${r.what}`);
+    }
+    for (const v of this.openData) {
+      for (const r of all) if (r.text.includes(v) && !r.allowed.has(v)) leaks.push(`decrypted open data in ${r.what}`);
     }
     const runs = /[A-Za-z0-9_\-+/=]{20,}/g;
     for (const r of all) {

@@ -8,6 +8,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { getConfig } from "../../../src/config";
 import { createServerApi } from "../../../src/wechat/server/client";
 import { WxErrcodeError, WxUnknownOutcomeError } from "../../../src/wechat/server/errors";
+import { CHECK_SESSION_API, checkSessionKey } from "../../../src/wechat/server/session";
 import { cachedTokenOf, MIN_CACHE_MS } from "../../../src/wechat/server/token";
 import { atRestSealer } from "../../../src/auth/keys";
 import { cryptoRandom } from "../../../src/lib/random";
@@ -215,6 +216,51 @@ describe("stored sealed", () => {
     const old = getConfig(w.env).sessionSecret;
     const next = createWorld({ env: { SESSION_SECRET: "n".repeat(48), SESSION_SECRET_PREVIOUS: old } });
     expect((await storeOf(next).load())?.token).toBe(issued[0]);
+  });
+});
+
+describe("the GET form (wxa/checksession)", () => {
+  const getCalls = (w: World) => w.sim.stats().calls[`GET /${CHECK_SESSION_API}`] ?? 0;
+  /** A user who logged in at WeChat; returns their openid and session_key. */
+  async function wxUser(w: World) {
+    const { code, openid } = w.sim.mintCode();
+    const res = await w.sim.fetch(`https://api.weixin.qq.com/sns/jscode2session?appid=${APPID}&secret=${APPSECRET}&js_code=${code}&grant_type=authorization_code`);
+    return { openid, sessionKey: ((await res.json()) as { session_key: string }).session_key };
+  }
+
+  it("sends the token and the parameters in the query, no body; current vs stale (87009)", async () => {
+    const { w, api } = setup();
+    const seen: { url: string; method: string; body: unknown }[] = [];
+    const inner = w.deps.fetch;
+    w.deps.fetch = async (input, init) => {
+      seen.push({ url: String(input), method: init?.method ?? "GET", body: init?.body });
+      return inner(input, init);
+    };
+    const u = await wxUser(w);
+    expect(await checkSessionKey(api, u.openid, u.sessionKey)).toBe("current");
+    const get = seen.find((s) => s.url.includes(CHECK_SESSION_API))!;
+    expect(get.method).toBe("GET");
+    expect(get.body).toBeUndefined();
+    const q = new URL(get.url).searchParams;
+    expect([...q.keys()].sort()).toEqual(["access_token", "openid", "sig_method", "signature"]);
+    expect(q.get("sig_method")).toBe("hmac_sha256");
+    expect(q.get("signature")).toMatch(/^[0-9a-f]{64}$/);
+    expect(await checkSessionKey(api, u.openid, "o0q0otL8aEzpcZL/FT9WsQ==")).toBe("stale");
+  });
+
+  it("a rejected token: compare-and-drop, one refetch, one retry; a second rejection thrown", async () => {
+    const { w, api } = setup();
+    const u = await wxUser(w);
+    await api.call(API, BODY);
+    w.sim.wx.invalidateTokens();
+    expect(await checkSessionKey(api, u.openid, u.sessionKey)).toBe("current");
+    expect(calls(w)).toBe(2);
+    expect(getCalls(w)).toBe(2);
+    w.sim.addFault({ target: "api", path: `/${CHECK_SESSION_API}`, method: "GET", kind: "errcode", errcode: 42001, count: 2 });
+    await expect(checkSessionKey(api, u.openid, u.sessionKey)).rejects.toMatchObject({ errcode: 42001 });
+    expect(getCalls(w)).toBe(4);
+    w.sim.addFault({ target: "api", path: `/${CHECK_SESSION_API}`, method: "GET", kind: "errcode", errcode: -1 });
+    await expect(checkSessionKey(api, u.openid, u.sessionKey)).rejects.toMatchObject({ errcode: -1 });
   });
 });
 

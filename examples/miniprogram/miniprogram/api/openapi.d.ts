@@ -563,6 +563,103 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/users/me/open-data": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decrypt the user's legacy open data (wx.getWeRunData, wx.getShareInfo, …) with their session_key
+         * @description Decrypted with the session_key of the user's last login; the watermark must name this mini program. If it does not decrypt, WeChat is asked (wxa/checksession) whether that session_key is still current: if not, 401 session_stale — call wx.login, log in again, then fetch the data again (it must be encrypted after the new login).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["OpenDataRequest"];
+                };
+            };
+            responses: {
+                /** @description the decrypted data */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["OpenDataResponse"];
+                    };
+                };
+                /** @description invalid_request; undecryptable (damaged data or iv while the session is current, or data of another mini program) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description unauthorized; session_stale (the stored session_key is superseded: wx.login, log in, fetch the data again) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description payload_too_large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description unsupported_media_type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description rate_limited */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description upstream_unavailable */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/users/me/phone": {
         parameters: {
             query?: never;
@@ -688,6 +785,35 @@ export interface components {
             user: {
                 id: string;
                 openid: string;
+            };
+        };
+        OpenDataRequest: {
+            /** @description `encryptedData` from wx.getWeRunData, wx.getShareInfo, … (AES-128-CBC, base64) */
+            encryptedData: string;
+            /**
+             * @description `iv` from the same call
+             * @example r7BXXKkLb8qrSNn05n0qiA==
+             */
+            iv: string;
+        };
+        OpenDataResponse: {
+            /**
+             * @description the decrypted object as WeChat wrote it, `watermark` ({timestamp, appid}) included; never stored
+             * @example {
+             *       "stepInfoList": [
+             *         {
+             *           "timestamp": 1764864000,
+             *           "step": 8231
+             *         }
+             *       ],
+             *       "watermark": {
+             *         "timestamp": 1764900000,
+             *         "appid": "wx4f4bc4dec97d474b"
+             *       }
+             *     }
+             */
+            data: {
+                [key: string]: unknown;
             };
         };
         Order: {
