@@ -72,8 +72,8 @@ describe("POST /v1/users/me/open-data", () => {
     for (const [i, body] of [
       { ...sealed, encryptedData: flip(sealed.encryptedData, -1) },
       { ...sealed, encryptedData: flip(sealed.encryptedData, 20) },
-      // iv byte 0 turns the opening "{" into "z". (CBC has no MAC: a flip inside a JSON string of
-      // the first block would decrypt — WeChat's format, README "Open data" says what that means.)
+      // iv byte 0 turns the opening "{" into "z". (CBC has no MAC: a flip inside the first block's
+      // field name would still decrypt — WeChat's format; the README's open-data paragraph says so.)
       { ...sealed, iv: flip(sealed.iv, 0) },
     ].entries()) {
       const err = await expectError(await w.request("POST", PATH, { json: body, token: user.token }), 400, "undecryptable");
