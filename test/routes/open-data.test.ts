@@ -92,6 +92,9 @@ describe("POST /v1/users/me/open-data", () => {
     const err = await expectError(await w.request("POST", PATH, { json: sealed, token: user.token }), 401, "session_stale");
     expect(err.error.message).toContain("wx.login");
     expect(checks(w)).toBe(1);
+    // WeChat's 87009 is a verdict on the key, not a fault: no warning for it.
+    expect(w.logs.filter((l) => l.includes('"level":"warn"'))).toEqual([]);
+    expect(w.logs.some((l) => l.includes('"errcode":87009'))).toBe(true);
     await loginWith(w, relogin.code);
     const res = await w.request("POST", PATH, { json: sealed, token: user.token });
     expect(res.status).toBe(200);

@@ -20,8 +20,11 @@ export const STABLE_TOKEN_API = "cgi-bin/stable_token";
 export interface ServerApi {
   /** POST `body` to `api` (e.g. `wxa/sec/order/get_order`) with the access token; the answer's object on errcode 0. */
   call(api: string, body: unknown): Promise<Record<string, unknown>>;
-  /** GET `api` (e.g. `wxa/checksession`) with `query` beside the access token; the answer's object on errcode 0. */
-  get(api: string, query: Record<string, string>): Promise<Record<string, unknown>>;
+  /**
+   * GET `api` (e.g. `wxa/checksession`) with `query` beside the access token; the answer's object
+   * on errcode 0. `expectedErrcodes`: answers that are a verdict, not a fault (logged at debug).
+   */
+  get(api: string, query: Record<string, string>, expectedErrcodes?: ReadonlySet<number>): Promise<Record<string, unknown>>;
 }
 
 /**
@@ -80,8 +83,8 @@ export function createServerApi(p: {
   };
   const post = (api: string, body: unknown) => (token: string) =>
     sendWx(deps, config.wxApiBase, { api, method: "POST", query: { access_token: token }, body, timeoutMs });
-  const get = (api: string, query: Record<string, string>) => (token: string) =>
-    sendWx(deps, config.wxApiBase, { api, method: "GET", query: { ...query, access_token: token }, timeoutMs });
+  const get = (api: string, query: Record<string, string>, expectedErrcodes?: ReadonlySet<number>) => (token: string) =>
+    sendWx(deps, config.wxApiBase, { api, method: "GET", query: { ...query, access_token: token }, timeoutMs, ...(expectedErrcodes ? { expectedErrcodes } : {}) });
 
   /** One request with the current token; on a rejected token, compare-and-drop it and retry once. */
   async function withToken(api: string, send: (token: string) => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
@@ -98,6 +101,6 @@ export function createServerApi(p: {
 
   return {
     call: (api, body) => withToken(api, post(api, body)),
-    get: (api, query) => withToken(api, get(api, query)),
+    get: (api, query, expectedErrcodes) => withToken(api, get(api, query, expectedErrcodes)),
   };
 }
