@@ -450,7 +450,8 @@ export async function forgedTokens(valid: string, clockSeconds: number): Promise
     { label: "tampered sub", header: bearer(`${h}.${b64json({ ...claims, sub: "usr_SOMEONEELSE0000000" })}.${s}`) },
     { label: "tampered exp", header: bearer(`${h}.${b64json({ ...claims, exp: 99_999_999_999 })}.${s}`) },
     { label: "signature cut", header: bearer(`${h}.${p}.${s.slice(0, -4)}`) },
-    { label: "signature flipped", header: bearer(`${h}.${p}.${s.slice(0, -2)}${s.endsWith("A") ? "B" : "A"}${s.slice(-1)}`) },
+    // The second-to-last character changed (to "A", or "B" if it is "A": a 1-in-64 no-op otherwise).
+    { label: "signature flipped", header: bearer(`${h}.${p}.${s.slice(0, -2)}${s.at(-2) === "A" ? "B" : "A"}${s.slice(-1)}`) },
     { label: "huge token", header: bearer(`${h}.${"A".repeat(20_000)}.${s}`) },
     { label: "admin token as session", header: bearer(keys.ADMIN_TOKEN) },
     { label: "control characters", header: `Bearer ${valid}\u0001` },
