@@ -13,7 +13,7 @@ import type { AppEnv } from "../context";
 import { newId } from "../lib/random";
 import { shanghaiDate } from "../reconcile/schedule";
 import { FlagSchema, guard, OrderFilterQuery } from "./admin";
-import { ADMIN_AUTH_ERRORS, BODY_ERRORS, errorResponses } from "./schemas";
+import { ADMIN_AUTH_ERRORS, ADMIN_CHANGE_ERRORS, BODY_ERRORS, errorResponses } from "./schemas";
 
 const json = <T>(schema: T) => ({ "application/json": { schema } });
 const tags = ["admin"];
@@ -138,7 +138,7 @@ const resolveRoute = createRoute({
   },
   responses: {
     200: { description: "the resolved flag", content: json(z.object({ flag: FlagSchema })) },
-    ...errorResponses(...BODY_ERRORS, ...ADMIN_AUTH_ERRORS, "forbidden", "not_found", "conflict"),
+    ...errorResponses(...BODY_ERRORS, ...ADMIN_CHANGE_ERRORS, "not_found", "conflict"),
   },
 });
 
@@ -160,7 +160,7 @@ const createProductRoute = createRoute({
   request: { body: { required: true, content: json(ProductCreate) } },
   responses: {
     201: { description: "the product", content: ProductAnswer },
-    ...errorResponses(...BODY_ERRORS, ...ADMIN_AUTH_ERRORS, "forbidden", "conflict"),
+    ...errorResponses(...BODY_ERRORS, ...ADMIN_CHANGE_ERRORS, "conflict"),
   },
 });
 
@@ -173,7 +173,7 @@ const patchProductRoute = createRoute({
   request: { params: z.object({ id: z.string().regex(PRODUCT_ID).openapi(p("id")) }), body: { required: true, content: json(ProductPatch) } },
   responses: {
     200: { description: "the product", content: ProductAnswer },
-    ...errorResponses(...BODY_ERRORS, ...ADMIN_AUTH_ERRORS, "forbidden", "not_found"),
+    ...errorResponses(...BODY_ERRORS, ...ADMIN_CHANGE_ERRORS, "not_found"),
   },
 });
 

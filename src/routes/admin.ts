@@ -21,7 +21,7 @@ import type { RefundServiceCtx } from "../refunds/submit";
 import { createWechatPay } from "../wechat/pay";
 import { OrderSchema } from "./orders";
 import { AdminShippingSchema } from "./shipping";
-import { ADMIN_AUTH_ERRORS, adminSecurity, BODY_ERRORS, errorResponses, requiredIdempotencyHeaders } from "./schemas";
+import { ADMIN_AUTH_ERRORS, ADMIN_CHANGE_ERRORS, adminSecurity, BODY_ERRORS, errorResponses, requiredIdempotencyHeaders } from "./schemas";
 
 const json = <T>(schema: T) => ({ "application/json": { schema } });
 const tags = ["admin"];
@@ -150,7 +150,7 @@ const refundRoute = createRoute({
   responses: {
     201: { description: "refund accepted (PROCESSING, or already settled)", content: json(z.object({ refund: RefundSchema })) },
     200: { description: "repeat with the same Idempotency-Key and body: the same refund", content: json(z.object({ refund: RefundSchema })) },
-    ...errorResponses(...BODY_ERRORS, ...ADMIN_AUTH_ERRORS, "forbidden", "not_found", "refund_not_allowed", "idempotency_conflict", "payment_provider_error"),
+    ...errorResponses(...BODY_ERRORS, ...ADMIN_CHANGE_ERRORS, "not_found", "refund_not_allowed", "idempotency_conflict", "payment_provider_error"),
   },
 });
 
@@ -179,7 +179,7 @@ const reconcileRoute = createRoute({
   },
   responses: {
     200: { description: "the run's report", content: json(z.object({ report: ReportSchema })) },
-    ...errorResponses("invalid_request", ...ADMIN_AUTH_ERRORS, "forbidden", "reconcile_running"),
+    ...errorResponses("invalid_request", ...ADMIN_CHANGE_ERRORS, "reconcile_running"),
   },
 });
 
@@ -212,7 +212,7 @@ const revokeRoute = createRoute({
   summary: "End every session of a user (by user id or openid): tokens issued until now are refused",
   ...guard,
   request: { params: IdParams },
-  responses: { 204: { description: "sessions ended; the user's next login works at once" }, ...errorResponses("invalid_request", ...ADMIN_AUTH_ERRORS, "forbidden", "not_found") },
+  responses: { 204: { description: "sessions ended; the user's next login works at once" }, ...errorResponses("invalid_request", ...ADMIN_CHANGE_ERRORS, "not_found") },
 });
 
 export function refundContext(c: Context<AppEnv>): RefundServiceCtx {

@@ -30,12 +30,13 @@ export function errorResponses(...codes: ErrorCode[]) {
 }
 
 /** Errors any JSON-body route can answer before its handler runs. */
-/**
- * What admin authentication itself can answer: a wrong token, or too many wrong ones from this
- * address. State-changing admin routes add `forbidden`: a console session without its CSRF token
- * or from another origin.
- */
+/** What admin authentication itself can answer: a wrong token, or too many wrong ones from this address. */
 export const ADMIN_AUTH_ERRORS = ["unauthorized", "rate_limited"] as const;
+/**
+ * What it can answer on a state-changing admin route: also `forbidden`, a console session
+ * without its CSRF token or from another origin (every POST/PATCH admin route lists these).
+ */
+export const ADMIN_CHANGE_ERRORS = [...ADMIN_AUTH_ERRORS, "forbidden"] as const;
 export const BODY_ERRORS: ErrorCode[] = ["invalid_request", "payload_too_large", "unsupported_media_type"];
 
 export const bearerAuth = [{ bearerAuth: [] }];

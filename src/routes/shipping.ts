@@ -10,7 +10,7 @@ import { ShipmentRequestSchema } from "../shipping/request";
 import { requestShipment } from "../shipping/service";
 import { adminShipping } from "../shipping/view";
 import { findOrderById } from "../orders/repository";
-import { ADMIN_AUTH_ERRORS, adminSecurity, BODY_ERRORS, errorResponses, requiredIdempotencyHeaders } from "./schemas";
+import { ADMIN_CHANGE_ERRORS, adminSecurity, BODY_ERRORS, errorResponses, requiredIdempotencyHeaders } from "./schemas";
 
 const json = <T>(schema: T) => ({ "application/json": { schema } });
 
@@ -51,7 +51,7 @@ const route = createRoute({
   },
   responses: {
     202: { description: "recorded; `status` says how far the upload got (UPLOADING: WeChat is retried by the cron)", content: json(z.object({ shipping: AdminShippingSchema })) },
-    ...errorResponses(...BODY_ERRORS, ...ADMIN_AUTH_ERRORS, "forbidden", "not_found", "not_shippable", "idempotency_conflict"),
+    ...errorResponses(...BODY_ERRORS, ...ADMIN_CHANGE_ERRORS, "not_found", "not_shippable", "idempotency_conflict"),
   },
 });
 

@@ -27,6 +27,18 @@ describe("API documentation", () => {
     );
   });
 
+  it("every state-changing route behind admin auth documents what it answers there: 401, 403 (console CSRF/Origin), 429", async () => {
+    type Op = { responses: Record<string, unknown>; security?: Record<string, unknown>[] };
+    const doc = (await (await createHarness().request("GET", "/openapi.json")).json()) as { paths: Record<string, Record<string, Op>> };
+    // Behind admin auth = the admin token or a console session (sign-in and sign-out are not).
+    const admin = (op: Op) => (op.security ?? []).some((s) => "consoleSession" in s);
+    const changes = Object.entries(doc.paths).flatMap(([p, ops]) =>
+      Object.entries(ops).filter(([m, op]) => m !== "get" && admin(op)).map(([m, op]) => [`${m.toUpperCase()} ${p}`, Object.keys(op.responses)] as const),
+    );
+    expect(changes.length).toBeGreaterThanOrEqual(7);
+    for (const [route, statuses] of changes) expect(statuses, route).toEqual(expect.arrayContaining(["401", "403", "429"]));
+  });
+
   it("serves a browsable page that needs no CDN", async () => {
     const h = createHarness();
     const res = await h.request("GET", "/docs");
