@@ -4,7 +4,7 @@
  * with the user's openid → stored AES-GCM sealed (the session_key key, bound to the openid and
  * purpose) → returned once to its owner. Never logged; admin views only ever see it masked.
  */
-import { openAtRest, sealAtRest, sessionKeys } from "../auth/keys";
+import { openAtRest, sealAtRest, sessionKeyring, sessionKeys } from "../auth/keys";
 import type { Config } from "../config";
 import type { AppDeps, Db, SessionUser } from "../context";
 import { AppError, invalidPhoneCode } from "../errors";
@@ -63,7 +63,8 @@ export async function readPhoneNumber(db: Db, config: Config, userId: string): P
   const row = await d1Of(db).prepare(SQL.read).bind(userId).first<{ openid: string; phoneEnc: string | null }>();
   if (!row?.phoneEnc) return null;
   try {
-    return JSON.parse(await openAtRest(await sessionKeys(config.sessionSecret), row.phoneEnc, aadOf(row.openid))) as PhoneNumber;
+    // The whole key ring: a number sealed before a SESSION_SECRET rotation still opens during it.
+    return JSON.parse(await openAtRest(await sessionKeyring(config), row.phoneEnc, aadOf(row.openid))) as PhoneNumber;
   } catch {
     return null;
   }

@@ -157,4 +157,17 @@ describe("phone helpers", () => {
     const { drizzle } = await import("drizzle-orm/d1");
     expect(await maskedPhoneOf(drizzle(env.DB), getConfig(w.env), user.userId)).toBe("138****1234");
   });
+
+  it("a number stored before a SESSION_SECRET rotation still opens while SESSION_SECRET_PREVIOUS is set", async () => {
+    const w = createWorld();
+    const user = await w.login();
+    const { code } = w.sim.wx.mintPhoneCode({ openid: user.openid, purePhoneNumber: "13912345678" });
+    expect((await w.request("POST", PATH, { json: { code }, token: user.token })).status).toBe(200);
+    const { drizzle } = await import("drizzle-orm/d1");
+    const rotating = getConfig(createWorld({ env: { SESSION_SECRET: "n".repeat(48), SESSION_SECRET_PREVIOUS: getConfig(w.env).sessionSecret } }).env);
+    expect(await maskedPhoneOf(drizzle(env.DB), rotating, user.userId)).toBe("139****5678");
+    // After the rotation ends, it no longer opens (and reads as none, never as an error).
+    const after = getConfig(createWorld({ env: { SESSION_SECRET: "n".repeat(48) } }).env);
+    expect(await readPhoneNumber(drizzle(env.DB), after, user.userId)).toBeNull();
+  });
 });
